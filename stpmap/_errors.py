@@ -1,0 +1,24 @@
+"""Exceptions. Every message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class StpmapError(Exception):
+    """Base class of stpmap's errors; the CLI prints these without a traceback."""
+
+
+class DataError(StpmapError):
+    """A source file is missing, unreadable or not what the registry says."""
+
+
+class ChoiceError(StpmapError, ValueError):
+    """A value that must be one of a known set (vintage, group, layer...) is not."""
+
+    def __init__(self, what: str, value, choices):
+        self.what, self.value, self.choices = what, value, list(choices)
+        shown = ", ".join(str(c) for c in self.choices)
+        super().__init__(f"Unknown {what} {value!r}. Valid choices: {shown}.")
+
+
+class InputError(StpmapError, ValueError):
+    """The user's input (a file, a column, a value) cannot be used as given."""
