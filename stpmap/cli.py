@@ -1,0 +1,168 @@
+"""The command line: a thin layer over the public API.
+
+Heavy libraries (geopandas, matplotlib, folium) are imported inside the
+commands that need them, so that table output starts quickly.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._errors import StpmapError
+
+STP_TABLE_COLUMNS = ["code", "name", "population", "region", "nhs_region", "ccg_count"]
+STP_CSV_COLUMNS = [
+    "code", "name", "population", "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus",
+    "region", "region_code", "region_share", "regions", "nhs_region", "nhs_region_code",
+    "nhs_local_office", "nhs_local_office_code", "ccg_count", "lad_count", "vintage",
+]
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except StpmapError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def _vintage_cb(ctx, param, value):
+    if value is None:
+        return value
+    from ._registry import registry
+    from ._errors import ChoiceError
+
+    try:
+        return registry().check_vintage(value)
+    except ChoiceError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def vintage_option(f):
+    return click.option(
+        "--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
+        help="Vintage of the geography: 2017 (44 footprints, default) or 2021 (42).",
+    )(f)
+
+
+def mirror_option(f):
+    return click.option(
+        "--mirror", type=click.Path(file_okay=False), default=None, envvar="STPMAP_MIRROR",
+        help="Folder holding an offline copy of the ONS files (env STPMAP_MIRROR).",
+    )(f)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stpmap")
+def main():
+    """Maps and postcode lookups for England's STP footprints, from official ONS data."""
+
+
+# ------------------------------------------------------------------ data
+
+
+@main.group(cls=_Group)
+def data():
+    """Fetch, build and describe the official source data."""
+
+
+@data.command("fetch")
+@vintage_option
+@mirror_option
+def data_fetch(vintage, mirror):
+    """Find the vintage's files in a mirror, or download them from ONS."""
+    from . import _api
+
+    paths = _api.fetch(vintage, mirror=mirror, progress=sys.stderr.isatty())
+    for role, path in paths.items():
+        click.echo(f"{role:24} {path}")
+
+
+@data.command("build")
+@vintage_option
+@mirror_option
+def data_build(vintage, mirror):
+    """Compile the atlas (GeoParquet layers) into the cache."""
+    import time
+
+    from . import _api
+
+    t = time.perf_counter()
+    path = _api.build(vintage, mirror=mirror, progress=sys.stderr.isatty())
+    click.echo(f"Built {path} in {time.perf_counter() - t:.1f} s")
+
+
+@data.command("info")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def data_info(fmt):
+    """Datasets, vintages, sources, cache state and licence."""
+    import json
+
+    from . import _api
+
+    info = _api.info()
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"Cache:  {info['cache']}")
+    click.echo(f"Mirror: {info['mirror'] or '(none: datasets are downloaded from the ONS Open Geography Portal)'}")
+    for v, d in info["vintages"].items():
+        click.echo(f"\nVintage {v}: {d['description']}\n  atlas: {d['atlas']}")
+        for role, ds in d["datasets"].items():
+            click.echo(f"  {role:22} {ds['title']}")
+            click.echo(f"  {'':22} {ds['count']} rows; {ds['licence']}; {'found: ' + ds['found'] if ds['found'] else 'not found locally'}")
+    click.echo(f"\n{info['attribution']}")
+
+
+# ------------------------------------------------------------ footprints
+
+
+@main.command("footprints")
+@vintage_option
+@click.option("--group", "-g", default=None, help='A named group, e.g. "East of England"; `stpmap groups` lists them.')
+@click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: standard output).")
+def footprints_cmd(vintage, group, groups_file, fmt, output):
+    """List the STP footprints with population and regions."""
+    from . import _export
+    from ._registry import registry
+
+    attribution = registry().attribution()
+    if fmt in _export.SPATIAL_FORMATS:
+        from . import _api
+
+        df = _api.footprints(vintage, group, groups_file=groups_file)
+    else:  # attributes only: no geopandas on this path
+        df = _footprint_table(vintage, group, groups_file)
+    _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=df["vintage"].iloc[0].item() if len(df) else vintage, layer="stp")
+
+
+def _footprint_table(vintage, group, groups_file):
+    from . import _atlas, _groups, _settings
+
+    v = vintage or _settings.default_vintage
+    t = _atlas.table("stp", v)
+    if group:
+        codes = _groups.resolve(group, v, groups_file).codes
+        t = t[t["code"].isin(codes)].reset_index(drop=True)
+    return t[[c for c in STP_CSV_COLUMNS if c in t.columns]]
+
+
+@main.command("groups")
+@vintage_option
+@click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None)
+def groups_cmd(vintage, groups_file):
+    """List the named groups of footprints."""
+    from . import _groups, _settings
+
+    v = vintage or _settings.default_vintage
+    for g in _groups.all_groups(v, groups_file):
+        click.echo(f"{g.qualified:70} {len(g.codes):3} footprints")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
