@@ -32,6 +32,9 @@ timeout: float = 60.0
 #: How many times a failed HTTP request is tried again.
 retries: int = 4
 
+#: Seconds to wait before the first retry; doubled after each failure.
+backoff: float = 1.0
+
 #: Features asked for in one page of an ArcGIS query.
 page_size: int = 2000
 

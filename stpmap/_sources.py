@@ -89,20 +89,24 @@ def fetch(vintage=None, mirror: Path | None = None, progress: bool = True) -> di
     reg = registry()
     vintage = reg.check_vintage(vintage if vintage is not None else _settings.default_vintage)
     mirror = Path(mirror) if mirror else _settings.mirror_folder()
-    paths: dict[str, Path] = {}
-    for role, ds in reg.for_vintage(vintage).items():
-        path = locate(ds, mirror)
+    found = {role: locate(ds, mirror) for role, ds in reg.for_vintage(vintage).items()}
+    # Say everything that cannot be downloaded before downloading anything.
+    for role, path in found.items():
+        ds = reg.dataset(vintage, role)
         if path is None and mirror is not None:
             raise DataError(
                 f"Dataset {ds.id} ({ds.title}) is not in the mirror {mirror}: no file named "
                 f"{' or '.join(ds.files)}. Add it to the mirror, or unset --mirror/STPMAP_MIRROR "
                 "to download it from the ONS Open Geography Portal."
             )
+        if path is None and not ds.service:
+            raise DataError(f"Dataset {ds.id} ({ds.title}) is missing. {_how_to_get(ds)}")
+    paths: dict[str, Path] = {}
+    for role, path in found.items():
         if path is None:
-            if not ds.service:
-                raise DataError(f"Dataset {ds.id} ({ds.title}) is missing. {_how_to_get(ds)}")
             from ._http import download_dataset
 
+            ds = reg.dataset(vintage, role)
             path = download_dataset(ds, download_path(ds), progress=progress)
         paths[role] = path
     return paths
