@@ -39,7 +39,7 @@ def _select_codes(vintage: int, group, groups_file, footprint) -> list[str] | No
         for f in wanted:
             c = str(f).strip().upper() if str(f).strip().upper() in set(t["code"]) else by_name.get(normalise(f))
             if c is None:
-                raise ChoiceError(f"footprint for vintage {vintage}", f, list(t["code"]))
+                raise ChoiceError("footprint", f, list(t["code"]), f"for vintage {vintage}")
             picked.append(c)
         codes = picked if codes is None else [c for c in codes if c in picked]
     return codes
@@ -137,7 +137,7 @@ def regions(vintage=None, kind: str = "ons") -> gpd.GeoDataFrame:
         raise ChoiceError("region kind", kind, REGION_KINDS)
     name = "region" if kind == "ons" else kind
     if name not in _atlas.available_layers(v):
-        raise ChoiceError(f"region kind for vintage {v}", kind, [k for k in REGION_KINDS if (k if k != "ons" else "region") in _atlas.available_layers(v)])
+        raise ChoiceError("region kind", kind, [k for k in REGION_KINDS if (k if k != "ons" else "region") in _atlas.available_layers(v)], f"for vintage {v}")
     return _finish(_atlas.layer(name, v), v)
 
 

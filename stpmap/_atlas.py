@@ -56,7 +56,7 @@ def _path(name: str, vintage) -> Path:
     folder = ensure(vintage)
     path = folder / f"{name}.parquet"
     if not path.exists():
-        raise ChoiceError(f"layer for vintage {vintage}", name, available_layers(int(vintage)))
+        raise ChoiceError("layer", name, available_layers(int(vintage)), f"for vintage {vintage}")
     return path
 
 

@@ -14,10 +14,11 @@ class DataError(StpmapError):
 class ChoiceError(StpmapError, ValueError):
     """A value that must be one of a known set (vintage, group, layer...) is not."""
 
-    def __init__(self, what: str, value, choices):
+    def __init__(self, what: str, value, choices, context: str = ""):
         self.what, self.value, self.choices = what, value, list(choices)
         shown = ", ".join(str(c) for c in self.choices)
-        super().__init__(f"Unknown {what} {value!r}. Valid choices: {shown}.")
+        where = f" {context}" if context else ""
+        super().__init__(f"Unknown {what} {value!r}{where}. Valid choices: {shown}.")
 
 
 class InputError(StpmapError, ValueError):

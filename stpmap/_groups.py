@@ -104,7 +104,7 @@ def resolve(name: str, vintage, groups_file=None) -> Group:
         kind, wanted = wanted.split(":", 1)
     hits = [g for g in groups if normalise(g.name) == normalise(wanted) and (kind is None or g.kind == kind)]
     if not hits:
-        raise ChoiceError(f"group for vintage {vintage}", name, sorted({g.name for g in groups}))
+        raise ChoiceError("group", name, sorted({g.name for g in groups}), f"for vintage {vintage}")
     if len({g.codes for g in hits}) > 1:
         raise InputError(
             f"Group name {name!r} is ambiguous for vintage {vintage}: "

@@ -100,7 +100,7 @@ class Registry:
     def dataset(self, vintage, role: str) -> Dataset:
         roles = self.for_vintage(vintage)
         if role not in roles:
-            raise ChoiceError(f"dataset role for vintage {vintage}", role, roles)
+            raise ChoiceError("dataset role", role, roles, f"for vintage {vintage}")
         return roles[role]
 
     def attribution(self, *, postcodes: bool = False) -> str:
