@@ -21,7 +21,9 @@ def _vintage(vintage) -> int:
 
 
 def _finish(df, vintage: int, **attrs):
-    df.attrs.update({"vintage": vintage, "attribution": registry().attribution(), **attrs})
+    reg = registry()
+    df.attrs.update({"vintage": vintage, "attribution": reg.attribution(),
+                     "population_source": reg.population_note(vintage), **attrs})
     return df
 
 

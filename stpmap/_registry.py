@@ -103,6 +103,10 @@ class Registry:
             raise ChoiceError("dataset role", role, roles, f"for vintage {vintage}")
         return roles[role]
 
+    def population_note(self, vintage: int) -> str:
+        """Which population estimate a vintage's figures are, said in every output."""
+        return self.vintage_info[self.check_vintage(vintage)]["population_note"]
+
     def attribution(self, *, postcodes: bool = False) -> str:
         text = self.attribution_texts["ons"]
         if postcodes:

@@ -138,7 +138,11 @@ def footprints_cmd(vintage, group, groups_file, fmt, output):
         df = _api.footprints(vintage, group, groups_file=groups_file)
     else:  # attributes only: no geopandas on this path
         df = _footprint_table(vintage, group, groups_file)
-    _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=df["vintage"].iloc[0].item() if len(df) else vintage, layer="stp")
+    from . import _settings
+
+    v = int(vintage or _settings.default_vintage)
+    _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=v,
+                  population_source=registry().population_note(v), layer="stp")
 
 
 def _footprint_table(vintage, group, groups_file):

@@ -43,6 +43,13 @@ def test_group_filter_on_the_command_line(run):
     assert sorted(df["code"]) == [f"E540000{n}" for n in range(21, 27)]
 
 
+def test_every_output_says_which_population_estimate(run):
+    out = run("footprints", "--vintage", "2021", "--format", "csv").stdout
+    assert out.splitlines()[1] == "# Population is ONS mid-2017 (LSOA 2011 table) aggregated through the April 2021 lookup."
+    assert "mid-2017" in run("footprints", "--vintage", "2021").stdout
+    assert "April 2017 lookup" in json.loads(run("footprints", "--format", "json").stdout)["population_source"]
+
+
 def test_json_and_geojson(run, tmp_path):
     body = json.loads(run("footprints", "--vintage", "2021", "--format", "json").stdout)
     assert body["count"] == 42 and body["vintage"] == 2021 and "Open Government" in body["attribution"]
