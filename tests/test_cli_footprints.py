@@ -120,3 +120,15 @@ def test_console_script_runs_in_a_fresh_process(atlas_cache):
                        capture_output=True, text=True, check=True)
     df = pd.read_csv(io.StringIO(r.stdout), comment="#")
     assert len(df) == 5 and (df["region"] == "London").all()
+
+
+def test_data_fetch_lists_files_found_in_the_mirror(run, mirror):
+    out = run("data", "fetch", "--vintage", "2021", "--mirror", str(mirror)).stdout
+    lines = dict(line.split(None, 1) for line in out.strip().splitlines())
+    assert lines["stp_boundaries"].endswith("boundaries_stp21.geojson")
+    assert len(lines) == 7
+
+
+def test_data_fetch_with_an_incomplete_mirror_says_what_is_missing(run, tmp_path):
+    r = run("data", "fetch", "--mirror", str(tmp_path), code=2)
+    assert "is not in the mirror" in r.stderr and "Clinical_Commissioning_Groups_April_2017" in r.stderr
