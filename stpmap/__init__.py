@@ -27,6 +27,8 @@ _LAZY = {
     "fetch": "._api",
     "build": "._api",
     "info": "._api",
+    "plot": "._maps_static",
+    "explore": "._maps_html",
 }
 
 __all__ = ["settings", "StpmapError", "DataError", "ChoiceError", "InputError", *_LAZY]
