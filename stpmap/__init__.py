@@ -29,6 +29,8 @@ _LAZY = {
     "info": "._api",
     "plot": "._maps_static",
     "explore": "._maps_html",
+    "serve": "._serve",
+    "create_app": "._serve",
 }
 
 __all__ = ["settings", "StpmapError", "DataError", "ChoiceError", "InputError", *_LAZY]

@@ -168,5 +168,27 @@ def groups_cmd(vintage, groups_file):
         click.echo(f"{g.qualified:70} {len(g.codes):3} footprints")
 
 
+# ----------------------------------------------------------------- serve
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@vintage_option
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Let web pages from ORIGIN call the API (repeatable; '*' for any). Off by default.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
+def serve_cmd(host, port, vintage, cors_origins, access_log):
+    """Run the postcode API and the searchable footprint map (http://HOST:PORT/, docs at /docs)."""
+    try:
+        from . import _serve
+    except ImportError as exc:  # the 'serve' extra is not installed
+        from ._errors import InputError
+
+        raise InputError(f"stpmap serve needs FastAPI and uvicorn ({exc}). Install them: pip install 'stpmap[serve]'") from None
+    click.echo(f"stpmap serve: loading, then listening on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it", err=True)
+    _serve.serve(host, port, vintage, list(cors_origins) or None, access_log=access_log)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
