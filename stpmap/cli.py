@@ -190,5 +190,88 @@ def serve_cmd(host, port, vintage, cors_origins, access_log):
     _serve.serve(host, port, vintage, list(cors_origins) or None, access_log=access_log)
 
 
+# ------------------------------------------------------------------- map
+
+
+@main.command("map")
+@vintage_option
+@click.option("--group", "-g", default=None, help='Only the footprints of a named group, e.g. "East of England" (`stpmap groups` lists them).')
+@click.option("--footprint", "-f", "footprints", multiple=True, metavar="CODE", help="Only this footprint (code or name); repeatable.")
+@click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
+@click.option("--layer", type=click.Choice(["stp", "ccg", "lad"]), default="stp", show_default=True, help="Areas to fill: footprints, CCGs or local authorities.")
+@click.option("--overlay", type=click.Choice(["ccg", "lad"]), default=None, help="Areas to outline on top (a layer you can switch off in HTML).")
+@click.option("--colour-by", "--color-by", "colour_by", default=None, metavar="WHAT",
+              help="region (national default), nhs_region, nhs_local_office, footprint (default for selections and CCG/LA layers), population, or any column of the layer or of --data.")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None, help="Your CSV or XLSX to map, one row per footprint, CCG or local authority.")
+@click.option("--join-on", default=None, metavar="COLUMN", help="Column of --data naming the areas: codes (E54/E38/ODS/E06...) or names. Default: guessed from the headers.")
+@click.option("--value", default=None, metavar="COLUMN", help="Column of --data to map (default: its only numeric column).")
+@click.option("--aggregate", type=click.Choice(["sum", "mean"]), default=None,
+              help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates).")
+@click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined...")
+@click.option("--k", type=int, default=5, show_default=True, help="Number of classes.")
+@click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined.")
+@click.option("--ramp", default=None, metavar="NAME", help="Colour ramp for numbers: nhs_blues (default), cividis, viridis or any matplotlib colormap.")
+@click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
+              help="Static maps: names where they fit, numbered with a key where they do not.")
+@click.option("--title", default=None, help="Map title (default: says what, where and when).")
+@click.option("--format", "fmt", type=click.Choice(["png", "html", "svg", "pdf"]), default=None,
+              help="png (the default; or taken from -o), html (interactive), svg or pdf.")
+@click.option("--offline", is_flag=True, default=False, help="HTML: one self-contained file (Leaflet inlined, no basemap) that opens with no network.")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@click.option("--size", default=None, metavar="WxH", help="Static size: inches (10x9, the default), or 20x15cm, 297x210mm, 1600x1200px.")
+@click.option("--output", "-o", type=click.Path(), default=None, help="File to write (default: maps/<what>.<format>). With --recipe: the folder.")
+@click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s) from maps/*.toml: a name, 'all', or a .toml file.")
+def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, data, join_on, value, aggregate, scheme, k,
+            bins, ramp, labels, title, fmt, offline, dpi, size, output, recipe):
+    """Draw a map of the footprints. With no options: the national map of the
+    44 footprints (April 2017) as maps/footprints-2017.png.
+
+    \b
+    Examples:
+      stpmap map                                     # maps/footprints-2017.png
+      stpmap map --format html --overlay ccg         # interactive, with CCGs
+      stpmap map --group London --layer ccg --format pdf
+      stpmap map --colour-by population --scheme natural_breaks --k 4
+      stpmap map --data beds.csv --join-on ccg_code --value beds --aggregate sum
+      stpmap map --recipe all                        # every map in maps/*.toml
+    """
+    import warnings
+    from pathlib import Path
+
+    from . import _recipes
+
+    def report(path, messages):
+        for m in messages:
+            click.echo(f"Warning: {m}", err=True)
+        size_kb = Path(path).stat().st_size / 1024
+        click.echo(f"Wrote {path} ({size_kb:,.0f} KB)")
+
+    if recipe:
+        for r in _recipes.resolve(recipe):
+            click.echo(f"Recipe {r.name}: {r.description}" if r.description else f"Recipe {r.name}", err=True)
+            _recipes.render(r, output, on_file=report)
+        return
+    options = dict(vintage=vintage, group=group, footprint=list(footprints) or None, groups_file=groups_file,
+                   layer=layer, overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
+                   aggregate=aggregate, scheme=scheme, k=k, labels=labels, title=title)
+    if bins:
+        try:
+            options["bins"] = [float(b) for b in bins.split(",") if b.strip()]
+        except ValueError:
+            from ._errors import InputError
+
+            raise InputError(f"--bins {bins!r}: give numbers separated by commas, e.g. 100000,500000,1000000.") from None
+    if ramp:
+        options["ramp"] = ramp
+    if fmt is None:
+        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+        fmt = suffix if suffix in _recipes.FORMATS else _recipes.DEFAULT_FORMAT
+    path = Path(output) if output else Path("maps") / f"{_recipes.default_name(options)}.{fmt}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = _recipes.write_map(path, fmt, offline=offline, dpi=dpi, size=size, **options)
+    report(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
