@@ -101,9 +101,11 @@ REGION_COLOURS = {
     "South of England": NHS["NHS Orange"],
 }
 
-# Tints (mix with white) used for areas of one category, in the order DSATUR
-# hands them out: the first two are the ones most areas get.
-_TINT_MIX = (0.22, 0.55, 0.05, 0.72, 0.38, 0.86)
+# Variants of a category's colour for areas of one category, in the order
+# DSATUR hands them out (the first two are the ones most areas get): lighter
+# (mixed with white) or darker (mixed with black), never so pale that they
+# look like "no data". Positive = towards white, negative = towards black.
+_TINT_MIX = (0.22, 0.52, 0.0, -0.28, 0.68, -0.45)
 
 
 def _rgb(hex_colour: str) -> np.ndarray:
@@ -126,11 +128,24 @@ def mix(colour: str, other: str = "#FFFFFF", amount: float = 0.5) -> str:
 
 
 def tints(colour: str, n: int) -> list[str]:
-    """``n`` distinct tints of ``colour`` (lighter versions), most used first."""
-    mixes = list(_TINT_MIX)
-    while len(mixes) < n:  # more than planar graphs ever need; spread evenly
-        mixes.append((len(mixes) * 0.37) % 0.9)
-    return [mix(colour, "#FFFFFF", a) for a in mixes[:n]]
+    """``n`` distinct variants of ``colour`` (lighter, then darker), most used first.
+
+    >>> tints("#005EB8", 3)
+    ['#3881C8', '#85B2DD', '#005EB8']
+    """
+    out: list[str] = []
+    extra = iter(np.r_[np.linspace(0.1, 0.8, 15), -np.linspace(0.1, 0.6, 11)])
+    mixes = iter(_TINT_MIX)
+    while len(out) < n:  # beyond six: more than planar graphs ever need
+        a = next(mixes, None)
+        if a is None:
+            a = float(next(extra, 0.5))
+        c = mix(colour, "#FFFFFF", a) if a >= 0 else mix(colour, "#000000", -a)
+        if c not in out:
+            out.append(c)
+        elif a == 0.5:  # pragma: no cover - out of distinct variants
+            break
+    return out
 
 
 def luminance(colour: str) -> float:
@@ -305,8 +320,14 @@ def _repair(fills: list[str], neighbours: Sequence[set[int]]) -> None:
 def identity_fills(neighbours: Sequence[set[int]], order: Sequence[int] | None = None) -> list[str]:
     """Fills for areas that stand for themselves (no category): a few NHS
     colours, lightened, handed out by DSATUR so neighbours differ."""
+    base = [mix(NHS[n], "#FFFFFF", 0.35) for n in ("NHS Blue", "NHS Green", "NHS Warm Yellow", "NHS Pink", "NHS Aqua Blue", "NHS Purple", "NHS Orange")]
+    if len(neighbours) <= len(base):  # few areas: each its own colour
+        ranks = list(order) if order is not None else list(range(len(neighbours)))
+        out = [""] * len(neighbours)
+        for j, i in enumerate(ranks):
+            out[i] = base[j]
+        return out
     cols = dsatur(neighbours, order)
-    base = [mix(NHS[n], "#FFFFFF", 0.35) for n in ("NHS Blue", "NHS Green", "NHS Warm Yellow", "NHS Pink", "NHS Aqua Blue", "NHS Orange", "NHS Purple")]
     while len(base) <= max(cols, default=0):
         base.append(mix(NHS[CATEGORY_ORDER[len(base) % len(CATEGORY_ORDER)]], "#FFFFFF", 0.6))
     return [base[c] for c in cols]

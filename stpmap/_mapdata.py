@@ -370,6 +370,8 @@ def prepare(
     sub = [f"{len(gdf)} {many if len(gdf) != 1 else one}, {when} boundaries"]
     if colour_word and legend.kind != "identity":
         sub.append(f"coloured by {colour_word}")
+    elif legend.kind == "identity" and layer != "stp":
+        sub.append("coloured by footprint")
     if overlay:
         sub.append(f"{LAYER_WORDS[overlay][1]} outlined")
     subtitle = "; ".join(sub)

@@ -371,20 +371,31 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    w_in, h_in = parse_size(size, dpi)
-    fig = Figure(figsize=(w_in, h_in), dpi=dpi)
-    FigureCanvasAgg(fig)
-    renderer = fig.canvas.get_renderer()
+    import shapely as _sh
+
     gdf = md.gdf
     geoms = gdf.geometry.values
     fills = gdf["fill"].tolist()
+    side = md.legend.kind != "identity" or md.labels != "none"
+    map_w = 0.66 if side else 0.96
+    w_in, h_in = parse_size(size, dpi)
+    foot_lines = _footnote(md, w_in)
+    foot_in = 0.16 + 0.115 * len(foot_lines)
+    if size is None:  # fit the height to the map's shape (and the key's length)
+        bx0, by0, bx1, by1 = _sh.total_bounds(geoms)
+        aspect = (by1 - by0) / max(bx1 - bx0, 1.0)
+        map_h = map_w * w_in * aspect
+        key_h = 0.0
+        if side:
+            key_h = 0.2 * (len(md.legend.entries) + 3) + (0.07 * min(len(gdf), 60) if md.labels != "none" else 0)
+        h_in = float(min(13.0, max(5.5, max(map_h, key_h) + 0.95 + foot_in + 0.1)))
+    fig = Figure(figsize=(w_in, h_in), dpi=dpi)
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
 
     # -------------------------------------------------------- layout
     top = 1 - 0.95 / h_in  # title and subtitle take ~0.95 in
-    foot_lines = _footnote(md, w_in)
-    bottom = (0.16 + 0.115 * len(foot_lines)) / h_in
-    side = md.legend.kind != "identity" or md.labels != "none"
-    map_w = 0.66 if side else 0.96
+    bottom = foot_in / h_in
     ax = fig.add_axes((0.02, bottom, map_w, top - bottom))
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -461,6 +472,7 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
         placer.block(shapely.box(*sb))
         if inset_box is not None:
             placer.block(shapely.box(*inset_box).buffer(placer.per_px * 4))
+            placer.block(shapely.box(*lbounds).boundary.buffer(placer.per_px * 2))
         main_items, inset_items = [], []
         order = np.argsort(-shapely.area(geoms))
         for i in order:

@@ -111,7 +111,7 @@ class Joined:
             shown = ", ".join(f"{k!r}: {v!r}" for k, v in self.non_numeric[:8]) + (" ..." if len(self.non_numeric) > 8 else "")
             out.append(f"{len(self.non_numeric)} values of {self.value_column!r} are not numbers and count as missing: {shown}.")
         if self.incomplete:
-            shown = "; ".join(f"{k} ({v})" for k, v in list(self.incomplete.items())[:8]) + (" ..." if len(self.incomplete) > 8 else "")
+            shown = "; ".join(f"{k}: {v}" for k, v in list(self.incomplete.items())[:8]) + (" ..." if len(self.incomplete) > 8 else "")
             out.append(
                 f"{len(self.incomplete)} footprints lack a value for some of their {'CCGs' if self.level == 'ccg' else 'districts'} "
                 f"and are shown as no data: {shown}."
@@ -241,9 +241,11 @@ def _guess_value_column(df: pd.DataFrame, join_column: str) -> str:
         v = _to_number(df[c])
         if v.notna().sum() >= max(1, 0.5 * df[c].notna().sum()):
             numeric.append(c)
+    others = [c for c in df.columns if c != join_column]
     if len(numeric) == 1:
         return numeric[0]
-    others = [c for c in df.columns if c != join_column]
+    if not numeric and len(others) == 1:  # one column of categories
+        return others[0]
     raise InputError(
         ("The data have several numeric columns" if numeric else "The data have no numeric column")
         + f"; say which to map with --value COLUMN (one of: {', '.join(repr(c) for c in others)})."
@@ -398,10 +400,11 @@ def _aggregate(per_area: pd.Series, level: str, vintage: int, how: str, out: Joi
         parts["weight"] = parts["share_of_lad"].astype(float)
     parts["value"] = parts["area"].map(per_area)
     result = {}
+    names = _atlas.table("stp", vintage, columns=["code", "name"]).set_index("code")["name"]
     for stp_code, g in parts.groupby("stp_code", sort=True):
         missing = int(g["value"].isna().sum())
         if missing:
-            out.incomplete[stp_code] = f"{missing} of {len(g)} missing"
+            out.incomplete[f"{names.get(stp_code, stp_code)} ({stp_code})"] = f"{missing} of {len(g)} missing"
             continue
         if how == "sum":
             result[stp_code] = float((g["value"] * g["weight"]).sum())
