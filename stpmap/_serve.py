@@ -38,7 +38,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import orjson
 from fastapi import FastAPI, Path as PathParam, Query, Request
@@ -362,9 +362,9 @@ class _State:
                 self.indexed[v] = True
 
     def v(self, vintage: str | None) -> int:
-        if vintage is None or vintage == "":
+        if vintage is None:
             return self.vintage
-        hit = self.vintage_strs.get(vintage.strip())
+        hit = self.vintage_strs.get(vintage)
         if hit is None:
             raise ChoiceError("vintage", vintage, self.vintages)
         return hit
@@ -536,7 +536,8 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
         "/postcodes/{postcode}", tags=["postcodes"], summary="Look up one postcode",
         responses={200: {"model": PostcodeResult, "description": "A record; `status` is ok, outside_england, no_coordinates or pseudo",
                          "headers": {"X-Attribution": {"schema": {"type": "string"}, "description": "Licence attribution"}}},
-                   400: {"model": PostcodeError, "description": "Not a postcode (status invalid), or an unknown vintage"},
+                   400: {"model": Union[PostcodeError, ErrorBody],
+                         "description": "Not a postcode (status invalid: the record), or an unknown vintage"},
                    404: {"model": PostcodeError, "description": "A valid postcode that is not in the directory (status not_found)"},
                    422: {"model": ErrorBody, "description": "Invalid parameters"}},
     )

