@@ -506,6 +506,8 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
         ),
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url=None,  # served below from the vendored Swagger UI: no CDN
+        redoc_url=None,
         default_response_class=Response,
     )
     app.state.stpmap = state
@@ -680,6 +682,19 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
     @app.get("/", include_in_schema=False)
     async def page():
         return Response(state.page, 200, {"Cache-Control": "no-cache"}, "text/html; charset=utf-8")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request):
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url, title="stpmap API",
+            swagger_js_url=root + "/static/serve/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=root + "/static/serve/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="data:,",
+            swagger_ui_parameters={"validatorUrl": None, "defaultModelsExpandDepth": 0},
+        )
 
     @app.get("/health", tags=["service"], summary="Whether the service is ready", response_model=None,
              responses={200: {"model": Health}})
