@@ -316,7 +316,8 @@ def prepare(
     if data is not None:
         from ._userdata import join
 
-        joined = join(data, v, layer=layer, join_on=join_on, value=value, aggregate=aggregate)
+        joined = join(data, v, layer=layer, join_on=join_on, value=value, aggregate=aggregate,
+                      areas=None if national else list(gdf["code"]))
         value_column = joined.value_column
         if value_column in gdf.columns or value_column in ("fill", "value", "label"):
             value_column = f"{value_column} (data)"

@@ -311,18 +311,35 @@ def _nice_length(width_m: float) -> float:
     return 500_000.0
 
 
-def _scale_bar(ax, fontsize=6.5):
-    from matplotlib.patches import FancyBboxPatch, Rectangle
+def _scale_bar(ax, geoms=None, avoid=(), fontsize=6.5):
+    """Scale bar and north arrow in the corner of the map that covers least
+    of the areas (lower right first). Returns the box it takes (data units)."""
+    import shapely
+    from matplotlib.patches import FancyBboxPatch
 
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     w, h = x1 - x0, y1 - y0
     length = _nice_length(w)
     bar_h = h * 0.008
-    right = x1 - w * 0.03
+    box_w, box_h = length + w * 0.075, h * 0.1
+
+    def extent(corner):
+        right = x1 - w * 0.03 if corner[1] == "r" else x0 + w * 0.03 + w * 0.06 + length
+        base = y0 + h * 0.035 if corner[0] == "l" else y1 - h * 0.035 - h * 0.075
+        return right, base, (right - length - w * 0.06, base - h * 0.025, right + w * 0.015, base + h * 0.075)
+
+    best = None
+    cover = shapely.union_all(geoms) if geoms is not None and len(geoms) else None
+    for corner in ("lr", "ll", "ul", "ur"):
+        right, base, ext = extent(corner)
+        b = shapely.box(*ext)
+        cost = (cover.intersection(b).area if cover is not None else 0.0) + sum(b.intersection(a).area * 10 for a in avoid)
+        if best is None or cost < best[0] - 1e-9 * w * h:
+            best = (cost, right, base, ext)
+    _, right, base, ext = best
     left = right - length
-    base = y0 + h * 0.035
-    ax.add_patch(FancyBboxPatch((left - w * 0.012, base - h * 0.022), length + w * 0.024, h * 0.09,
+    ax.add_patch(FancyBboxPatch((ext[0], ext[1]), ext[2] - ext[0], ext[3] - ext[1],
                                 boxstyle="round,pad=0,rounding_size=%f" % (w * 0.004), fc="white", ec="none",
                                 alpha=0.85, zorder=20))
     half = length / 2
@@ -333,10 +350,10 @@ def _scale_bar(ax, fontsize=6.5):
         ax.text(x, base + bar_h * 1.8, t, ha="center", va="bottom", fontsize=fontsize, color=_colours.TEXT, zorder=22,
                 family=_font())
     # north arrow (British National Grid: grid north is up)
-    ax.annotate("N", xy=(left - w * 0.045, base + h * 0.06), xytext=(left - w * 0.045, base - h * 0.005),
+    ax.annotate("N", xy=(left - w * 0.035, base + h * 0.06), xytext=(left - w * 0.035, base - h * 0.005),
                 ha="center", va="bottom", fontsize=fontsize + 1, fontweight="bold", color=_colours.TEXT, zorder=22,
                 family=_font(), arrowprops=dict(arrowstyle="-|>", color=_colours.TEXT, lw=0.8, shrinkA=9, shrinkB=0))
-    return (left - w * 0.06, base - h * 0.025, right + w * 0.015, base + h * 0.075)
+    return ext
 
 
 def _empty_corner(geoms, bounds, aspect: float, corner: str = "ne", max_frac: float = 0.42, min_frac: float = 0.2):
@@ -388,7 +405,7 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
         key_h = 0.0
         if side:
             key_h = 0.2 * (len(md.legend.entries) + 3) + (0.07 * min(len(gdf), 60) if md.labels != "none" else 0)
-        h_in = float(min(13.0, max(5.5, max(map_h, key_h) + 0.95 + foot_in + 0.1)))
+        h_in = round(float(min(13.0, max(5.5, max(map_h, key_h) + 0.95 + foot_in + 0.1))), 1)
     fig = Figure(figsize=(w_in, h_in), dpi=dpi)
     FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
@@ -463,7 +480,7 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
                                    fill=False, ec=_colours.NHS["NHS Dark Grey"], lw=0.7, zorder=6))
 
     # -------------------------------------------------------- scale bar
-    sb = _scale_bar(ax)
+    sb = _scale_bar(ax, geoms, avoid=[shapely.box(*inset_box)] if inset_box is not None else [])
 
     # -------------------------------------------------------- labels
     numbered = []  # (number, label)
@@ -526,6 +543,7 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
         kx = 0.02 + map_w + 0.015
         key_ax = fig.add_axes((kx, bottom, 0.98 - kx, top - bottom))
         key_ax.set_axis_off()
+        note_chars = max(20, int((0.98 - kx) * w_in * 72 / (6.5 * 0.52)))
         y = 1.0
         handles = []
         lg = md.legend
@@ -544,15 +562,12 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
             leg.get_title().set_fontweight("bold")
             key_ax.add_artist(leg)
             bb = leg.get_window_extent(renderer).transformed(key_ax.transAxes.inverted())
-            y = bb.y0 - 0.03
-            if lg.note:
-                key_ax.text(0.0, y, lg.note, fontsize=6.3, color=_colours.NHS["NHS Dark Grey"], va="top", family=_font(),
-                            wrap=True, transform=key_ax.transAxes)
-                y -= 0.035
-        elif lg.note:
-            key_ax.text(0.0, y, textwrap.fill(lg.note, 44), fontsize=7, color=_colours.NHS["NHS Dark Grey"], va="top",
-                        family=_font(), transform=key_ax.transAxes)
-            y -= 0.06
+            y = bb.y0 - 0.12 / (top - bottom) / h_in  # 0.12 in below the legend
+        if lg.note:
+            t = key_ax.text(0.0, y, textwrap.fill(lg.note, note_chars), fontsize=6.3, color=_colours.NHS["NHS Dark Grey"],
+                            va="top", family=_font(), transform=key_ax.transAxes)
+            bb = t.get_window_extent(renderer).transformed(key_ax.transAxes.inverted())
+            y = bb.y0 - 0.2 / (top - bottom) / h_in
         if numbered:
             _draw_key(key_ax, numbered, y, renderer, key_fontsize)
     return fig

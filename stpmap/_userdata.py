@@ -112,9 +112,10 @@ class Joined:
             out.append(f"{len(self.non_numeric)} values of {self.value_column!r} are not numbers and count as missing: {shown}.")
         if self.incomplete:
             shown = "; ".join(f"{k}: {v}" for k, v in list(self.incomplete.items())[:8]) + (" ..." if len(self.incomplete) > 8 else "")
+            n = len(self.incomplete)
             out.append(
-                f"{len(self.incomplete)} footprints lack a value for some of their {'CCGs' if self.level == 'ccg' else 'districts'} "
-                f"and are shown as no data: {shown}."
+                f"{n} footprint{'s lack' if n > 1 else ' lacks'} a value for some of {'their' if n > 1 else 'its'} "
+                f"{'CCGs' if self.level == 'ccg' else 'districts'} and {'are' if n > 1 else 'is'} shown as no data: {shown}."
             )
         return out
 
@@ -265,7 +266,7 @@ def _to_number(s: pd.Series) -> pd.Series:
 
 
 def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: str | None = None,
-         aggregate: str | None = None, sheet=None) -> Joined:
+         aggregate: str | None = None, sheet=None, areas=None) -> Joined:
     """Match the user's rows to the areas of ``layer`` and return one value per area.
 
     Parameters
@@ -386,11 +387,11 @@ def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: s
             f"percentages), or map them as they are with --layer {level}."
         )
     out.aggregate = aggregate
-    out.values = _aggregate(per_area, level, vintage, aggregate, out)
+    out.values = _aggregate(per_area, level, vintage, aggregate, out, areas)
     return out
 
 
-def _aggregate(per_area: pd.Series, level: str, vintage: int, how: str, out: Joined) -> pd.Series:
+def _aggregate(per_area: pd.Series, level: str, vintage: int, how: str, out: Joined, areas=None) -> pd.Series:
     """CCG or district values combined into footprint values."""
     if level == "ccg":
         parts = _atlas.table("ccg", vintage, columns=["code", "stp_code", "population"]).rename(columns={"code": "area"})
@@ -399,6 +400,8 @@ def _aggregate(per_area: pd.Series, level: str, vintage: int, how: str, out: Joi
         parts = _atlas.layer("stp_lad", vintage).rename(columns={"lad_code": "area"})
         parts["weight"] = parts["share_of_lad"].astype(float)
     parts["value"] = parts["area"].map(per_area)
+    if areas is not None:
+        parts = parts[parts["stp_code"].isin(set(areas))]
     result = {}
     names = _atlas.table("stp", vintage, columns=["code", "name"]).set_index("code")["name"]
     for stp_code, g in parts.groupby("stp_code", sort=True):
