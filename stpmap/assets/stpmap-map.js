@@ -241,7 +241,7 @@
     };
     search.addTo(map);
 
-    if (main && main.getLayers().length) map.fitBounds(main.getBounds(), { padding: [12, 12] });
+    if (main && main.getLayers().length) map.fitBounds(main.getBounds(), { padding: [12, 12], animate: false });
 
     global.stpmap = {
       map: map,
