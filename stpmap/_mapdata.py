@@ -59,41 +59,92 @@ _memo: dict = {}
 
 
 def simplified(name: str, vintage: int, tolerance: float):
-    """Layer ``name`` with its geometry simplified as a coverage (memoised).
+    """Layer ``name`` with its geometry simplified as a coverage.
 
     ``stp`` is dissolved from the simplified CCGs, so its borders are CCG
     borders exactly. ``tolerance`` is in metres (British National Grid).
+    Kept in memory and in the cache folder (``maps/`` beside the atlas),
+    rebuilt when the atlas is.
     """
-    import shapely
-
     key = (name, vintage, round(float(tolerance), 3), str(_settings.cache_dir()))
     with _lock:
         if key in _memo:
             return _memo[key].copy()
+    out = _from_disk(name, vintage, tolerance)
+    if out is None:
+        out = _simplify(name, vintage, tolerance)
+        _to_disk(out, name, vintage, tolerance)
+    with _lock:
+        _memo[key] = out
+    return out.copy()
+
+
+def _disk_path(name: str, vintage: int, tolerance: float):
+    m = _atlas.manifest(vintage) or {}
+    stamp = "".join(ch for ch in str(m.get("built", "")) if ch.isalnum())
+    if not stamp:
+        return None
+    return _settings.cache_dir() / "maps" / f"v{vintage}" / f"{name}-{tolerance:g}m-{stamp}.parquet"
+
+
+def _from_disk(name, vintage, tolerance):
+    if tolerance <= 0:
+        return None
+    _atlas.ensure(vintage)
+    path = _disk_path(name, vintage, tolerance)
+    if path is None or not path.exists():
+        return None
+    try:
+        import geopandas as gpd
+
+        return gpd.read_parquet(path)
+    except Exception:  # a damaged cache file is rebuilt, never trusted
+        return None
+
+
+def _to_disk(gdf, name, vintage, tolerance):
+    if tolerance <= 0:
+        return
+    path = _disk_path(name, vintage, tolerance)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(f"{name}-{tolerance:g}m-*.parquet"):  # earlier atlas builds
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(".part")
+        gdf.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    except OSError:  # a read-only cache is fine: we just recompute next time
+        pass
+
+
+def _simplify(name: str, vintage: int, tolerance: float):
+    import shapely
+
     if name == "stp":
         stp = _atlas.layer("stp", vintage)
         ccg = simplified("ccg", vintage, tolerance)
         groups = ccg.groupby("stp_code").indices
         geoms = ccg.geometry.values
-        merged = {code: shapely.union_all(geoms[idx]) for code, idx in groups.items()}
-        missing = [c for c in stp["code"] if c not in merged]
-        if missing:  # a footprint with no CCG cannot happen in a valid atlas; keep its own outline
-            for c in missing:
+        merged = {}
+        for code, idx in groups.items():
+            g = shapely.coverage_union_all(geoms[idx])  # fast: CCGs share their borders exactly
+            if not shapely.is_valid(g) or g.is_empty:
+                g = shapely.union_all(geoms[idx])  # robust where the source coverage is not perfect
+            merged[code] = g
+        for c in stp["code"]:
+            if c not in merged:  # a footprint with no CCG cannot happen in a valid atlas; keep its outline
                 merged[c] = shapely.simplify(stp.loc[stp["code"] == c, "geometry"].values[0], tolerance)
-        stp = stp.set_geometry(np.array([merged[c] for c in stp["code"]], dtype=object), crs=stp.crs)
-        out = stp
-    else:
-        gdf = _atlas.layer(name, vintage)
-        if tolerance > 0:
-            geoms = shapely.coverage_simplify(gdf.geometry.values, tolerance)
-            bad = ~shapely.is_valid(geoms)
-            if bad.any():
-                geoms[bad] = shapely.make_valid(geoms[bad])
-            gdf = gdf.set_geometry(geoms, crs=gdf.crs)
-        out = gdf
-    with _lock:
-        _memo[key] = out
-    return out.copy()
+        return stp.set_geometry(np.array([merged[c] for c in stp["code"]], dtype=object), crs=stp.crs)
+    gdf = _atlas.layer(name, vintage)
+    if tolerance > 0:
+        geoms = shapely.coverage_simplify(gdf.geometry.values, tolerance)
+        bad = ~shapely.is_valid(geoms)
+        if bad.any():
+            geoms[bad] = shapely.make_valid(geoms[bad])
+        gdf = gdf.set_geometry(geoms, crs=gdf.crs)
+    return gdf
 
 
 # --------------------------------------------------------------- legend

@@ -255,14 +255,14 @@ def _place_names(placer, items, fontsizes=(7.0, 6.2, 5.6)):
     placed = {}
     for i, label, geom in items:
         cands, _, _ = _candidates(geom)
-        geom = geom.buffer(placer.per_px * 2.5, 4)  # text may touch the border, not cross it
         shapely.prepare(geom)
         done = False
         for fs in fontsizes:
             for lines in sorted(_wrap_options(label), key=len):
                 for (x, y) in cands:
                     box = placer.text_box(lines, fs, x, y)
-                    if shapely.contains(geom, box) and placer.free(box):
+                    inner = placer.text_box(lines, fs, x, y, pad_px=-1.0)  # may touch the border, not cross it
+                    if shapely.contains(geom, inner) and placer.free(box):
                         placer.block(box)
                         placed[i] = (x, y, lines, fs)
                         done = True
