@@ -341,7 +341,9 @@ def prepare(
     national = codes is None
     selection = None
     if group is not None:
-        selection = str(group).split(":", 1)[-1] if ":" in str(group) else str(group)
+        from ._groups import resolve
+
+        selection = resolve(group, v, groups_file).name  # the official spelling, whatever was typed
     elif footprint:
         selection = None  # named by the footprint(s) in the title below
 
@@ -456,7 +458,8 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
         else:
             fills, legend_map = _colours.categorical_fills(gdf["stp_name"].tolist(), neighbours)
             gdf["fill"] = fills
-            note = f"{LAYER_WORDS[layer][1]} coloured by footprint; neighbours never share a fill."
+            words = LAYER_WORDS[layer][1]
+            note = f"{words[:1].upper() + words[1:]} coloured by footprint; neighbours never share a fill."
             if len(legend_map) <= 12:
                 legend = Legend("Footprint", "categories", [(lbl, sh[0]) for lbl, sh in legend_map.items()],
                                 note=note, swatches=dict(legend_map))

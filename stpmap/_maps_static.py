@@ -547,8 +547,9 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
         y = 1.0
         handles = []
         lg = md.legend
+        label_chars = max(16, int((0.98 - kx) * w_in * 72 / (7.5 * 0.55)) - 5)
         if lg.kind in ("categories", "classes"):
-            handles = [_Swatch(lg.swatches.get(l, [c]), label=l) for l, c in lg.entries]
+            handles = [_Swatch(lg.swatches.get(l, [c]), label=textwrap.fill(str(l), label_chars)) for l, c in lg.entries]
         if lg.missing:
             sw = _Swatch([_colours.MISSING], lg.missing)
             sw.stp_hatch = "////"
