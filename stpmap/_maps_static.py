@@ -748,7 +748,21 @@ def plot(
     w_in, _ = parse_size(size, dpi)
     md = _prepare_for_static(vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate,
                              scheme, k, bins, ramp, labels, title, groups_file, w_in)
-    return render(md, size=size, dpi=dpi, inset=inset)
+    fig = render(md, size=size, dpi=dpi, inset=inset)
+    _inline(fig)
+    return fig
+
+
+def _inline(fig):
+    """Let Jupyter show the figure even when it was not made through pyplot."""
+    import io
+
+    def _repr_png_():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=fig.dpi, facecolor="white")
+        return buf.getvalue()
+
+    fig._repr_png_ = _repr_png_
 
 
 def _prepare_for_static(vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate,
