@@ -33,7 +33,7 @@ LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
 BASEMAPS = (("OpenStreetMap", "OpenStreetMap"),)
 
 #: Simplification (metres) for the national maps; selections get finer detail.
-NATIONAL_TOLERANCE = 90.0
+NATIONAL_TOLERANCE = 60.0
 
 
 # ------------------------------------------------------------------ assets
@@ -379,7 +379,7 @@ def explore(
     tiles : list of (label, folium tiles name), optional
         Basemaps for the online map.
     tolerance : float, optional
-        Simplification in metres (default 90 m nationally, finer for smaller
+        Simplification in metres (default 60 m nationally, finer for smaller
         selections; borders stay shared).
     height : str or int, optional
         Height of the map (default: the whole page).
