@@ -284,7 +284,7 @@ def render(md, offline: bool = False, tiles=None, height=None):
 
     one, many = LAYER_WORDS[md.layer]
     value_label = None
-    if md.legend.kind == "classes":
+    if md.legend.kind == "classes" and md.colour_by != "population":  # population is in every tooltip already
         value_label = md.legend.title
     elif md.value_column:
         value_label = md.value_column
