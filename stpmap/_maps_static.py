@@ -571,6 +571,10 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
             y = bb.y0 - 0.2 / (top - bottom) / h_in
         if numbered:
             _draw_key(key_ax, numbered, y, renderer, key_fontsize)
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):  # names and titles are text, never mathtext ("$" is a dollar)
+        t.set_parse_math(False)
     return fig
 
 

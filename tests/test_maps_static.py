@@ -269,3 +269,12 @@ def test_group_map_with_overlay_and_data(atlas_cache, tmp_path):
     assert "Beds by STP footprint, East of England" in texts
     assert "No data (1)" in texts  # the footprint whose CCG had no row
     assert "London" not in [ax.get_title(loc="left") for ax in fig.axes]  # no inset on a regional map
+
+
+def test_dollar_signs_and_markup_are_plain_text(dejavu, tmp_path):
+    gdf = made_up(names=["$x$ spend", "Cost in $ and $ per head", "<b>bold</b>", "d", "e", "f", "g", "h", "i"])
+    md = _mapdata.from_frame(gdf, colour_by="region", title="Spend in $ per $1000", attribution="Made-up.")
+    fig = _maps_static.render(md, size=(6, 4))
+    path = _maps_static.save(fig, tmp_path / "d.svg")
+    text = path.read_text()
+    assert "Spend in $ per $1000" in text and "$x$ spend" in text and "&lt;b&gt;bold&lt;/b&gt;" in text
