@@ -561,6 +561,7 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
             for t in leg.get_texts():
                 t.set_family(_font())
             leg.get_title().set_fontweight("bold")
+            leg.get_title().set_family(_font())
             key_ax.add_artist(leg)
             bb = leg.get_window_extent(renderer).transformed(key_ax.transAxes.inverted())
             y = bb.y0 - 0.12 / (top - bottom) / h_in  # 0.12 in below the legend
