@@ -190,6 +190,142 @@ def serve_cmd(host, port, vintage, cors_origins, access_log):
     _serve.serve(host, port, vintage, list(cors_origins) or None, access_log=access_log)
 
 
+# ---------------------------------------------------------------- lookup
+
+LOOKUP_TABLE = [  # (header, keys joined with a space)
+    ("postcode", ("postcode",)), ("status", ("status",)), ("footprint", ("footprint_code", "footprint_name")),
+    ("ccg", ("ccg_ods_code", "ccg_name")), ("local authority", ("lad_code", "lad_name")), ("region", ("region",)),
+    ("method", ("method",)), ("message", ("message",)),
+]
+
+
+@main.command("lookup")
+@click.argument("postcodes", nargs=-1)
+@vintage_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="For postcodes given on the command line: table (default), json (always a list of records) or csv.")
+@click.option("--input", "-i", "input_", type=click.Path(), default=None, metavar="FILE",
+              help="Look up a whole file: .csv, .csv.gz, .tsv, .txt (tab), .xlsx or .parquet (with --engine dask: a folder or glob).")
+@click.option("--column", "-c", default=None, metavar="NAME",
+              help="The postcode column of --input (default: the one header containing 'postcode' or 'pcd').")
+@click.option("--output", "-o", default=None, metavar="FILE",
+              help="File to write, format from its extension (default: <input>-stpmap.<ext> beside the input).")
+@click.option("--prefix", default="", metavar="P", help="Put before the added column names, e.g. stp_ (needed when they clash).")
+@click.option("--encoding", default=None, metavar="E", help="Encoding of a CSV input (default UTF-8), e.g. cp1252.")
+@click.option("--sheet", default=None, metavar="S", help="Sheet of an XLSX input (default: the first).")
+@click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
+              help="dask: a folder (or glob) of Parquet/CSV files to a folder of Parquet files.")
+@click.option("--no-progress", is_flag=True, default=False, help="No progress bar.")
+def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding, sheet, engine, no_progress):
+    """Which STP footprint, CCG and local authority a postcode is in.
+
+    \b
+    Examples:
+      stpmap lookup NG1 5DT                        # "NG1 5DT" or NG15DT: one postcode
+      stpmap lookup "NG1 5DT" "LS1 4AP" --format json
+      stpmap lookup --input patients.csv --column postcode --prefix stp_
+      stpmap lookup -i gps.xlsx --sheet List -o gps-stp.parquet
+      stpmap lookup -i 'extracts/*.parquet' -c pcd -o extracts-stp --engine dask
+
+    Each result has a status: ok, invalid, not_found, outside_england,
+    no_coordinates or pseudo. Statuses are data: the exit status is 0 whatever
+    they are, and 2 for a usage error. --format json always writes a list.
+    """
+    from ._errors import InputError
+
+    bulk_only = {"--column": column, "--output": output, "--encoding": encoding, "--sheet": sheet,
+                 "--prefix": prefix or None, "--engine dask": engine if engine == "dask" else None}
+    if input_ is None:
+        if not postcodes:
+            raise InputError("Give postcodes (stpmap lookup \"NG1 5DT\") or a file (stpmap lookup --input FILE).")
+        given = [k for k, val in bulk_only.items() if val is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} only apply to --input FILE; for postcodes on the command line "
+                             "choose the output with --format table|json|csv.")
+        _lookup_postcodes(_join_postcodes(postcodes), vintage, fmt or "table")
+        return
+    if postcodes:
+        raise InputError("Give either postcodes or --input FILE, not both. Put the postcodes in a file to look them up with it.")
+    if fmt is not None:
+        raise InputError("--format is for postcodes on the command line; with --input the output's extension "
+                         "sets the format (--output FILE.csv, .xlsx or .parquet).")
+    progress = False if no_progress else None
+    if engine == "dask":
+        if encoding or sheet:
+            raise InputError("--encoding and --sheet are for --engine pandas; the dask engine reads UTF-8 CSV and Parquet.")
+        from . import _bulk_dask
+
+        summary = _bulk_dask.lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
+    else:
+        from . import _bulk
+
+        summary = _bulk.lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
+                                    encoding=encoding, sheet=sheet)
+    _print_summary(summary)
+
+
+def _join_postcodes(args) -> list[str]:
+    """`stpmap lookup NG1 5DT` is one postcode: join an outward code with the inward code after it."""
+    import re
+
+    out, i = [], 0
+    outward = re.compile(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]?$")
+    inward = re.compile(r"^[0-9][A-Za-z]{2}$")
+    while i < len(args):
+        a = args[i]
+        if i + 1 < len(args) and outward.match(a.strip()) and inward.match(args[i + 1].strip()):
+            out.append(f"{a.strip()} {args[i + 1].strip()}")
+            i += 2
+        else:
+            out.append(a)
+            i += 1
+    return out
+
+
+def _lookup_postcodes(postcodes, vintage, fmt):
+    import json
+
+    from . import _lookup
+    from ._registry import attribution
+
+    records = [_lookup.lookup(pc, vintage=vintage) for pc in postcodes]
+    keys = list(_lookup.RESULT_KEYS)
+    if fmt == "json":
+        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in records], indent=2, ensure_ascii=False))
+        click.echo(attribution(postcodes=True), err=True)
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(keys)
+        for r in records:
+            w.writerow(["" if r.get(k) is None else r.get(k) for k in keys])
+        click.echo(buf.getvalue(), nl=False)
+        click.echo(attribution(postcodes=True), err=True)
+    else:
+        rows = [[h for h, _ in LOOKUP_TABLE]]
+        for r in records:
+            rows.append([" ".join(str(r[k]) for k in ks if r.get(k) not in (None, "")) or "-" for _, ks in LOOKUP_TABLE])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(LOOKUP_TABLE))]
+        for row in rows:
+            click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        click.echo(f"\n{attribution(postcodes=True)}")
+
+
+def _print_summary(s: dict) -> None:
+    rows = s["rows"]
+    click.echo(f"Looked up {rows:,} postcodes (column {s['column']!r}, vintage {s['vintage']}) "
+               f"from {s['input']} in {s['seconds']:.1f} s", err=True)
+    width = max(len(k) for k in s["statuses"])
+    for status, n in s["statuses"].items():
+        pct = 100.0 * n / rows if rows else 0.0
+        click.echo(f"  {status:{width}}  {n:>12,}  {pct:5.1f}%", err=True)
+    click.echo(s["attribution"], err=True)
+    click.echo(f"Wrote {s['output']}")
+
+
 # ------------------------------------------------------------------- map
 
 
