@@ -3,6 +3,8 @@
 >>> import stpmap
 >>> fp = stpmap.footprints(2017)            # 44 footprints, GeoDataFrame
 >>> east = stpmap.footprints(group="East of England")
+>>> stpmap.lookup("NG1 5DT")["footprint_code"]   # which footprint covers a postcode
+'E54000014'
 
 The names below are imported on first use, so that ``import stpmap`` (and the
 command line) start quickly.
@@ -27,6 +29,9 @@ _LAZY = {
     "fetch": "._api",
     "build": "._api",
     "info": "._api",
+    "lookup": "._lookup",
+    "lookup_many": "._lookup",
+    "locate": "._lookup",
     "plot": "._maps_static",
     "explore": "._maps_html",
     "serve": "._serve",

@@ -11,7 +11,9 @@ from ._errors import ChoiceError
 from ._registry import registry
 
 SPATIAL_LAYERS = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office")
-TABLE_LAYERS = ("stp_lad", "stp_region")
+TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad")
+#: Bumped when the atlas gains or changes a layer, so that older caches are rebuilt.
+ATLAS_FORMAT = 2
 
 _lock = threading.Lock()
 _memo: dict[tuple, object] = {}
@@ -31,7 +33,7 @@ def manifest(vintage: int) -> dict | None:
 
 def is_current(vintage: int) -> bool:
     m = manifest(vintage)
-    return bool(m) and m.get("registry") == registry().fingerprint()
+    return bool(m) and m.get("registry") == registry().fingerprint() and m.get("format") == ATLAS_FORMAT
 
 
 def ensure(vintage=None, progress: bool = True) -> Path:

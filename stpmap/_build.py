@@ -10,8 +10,9 @@ Layers (British National Grid, EPSG:27700):
     (dissolved from the districts so that the layers agree).
 ``nhs_region``, ``nhs_local_office``
     NHS England regions and local offices (2017), dissolved from CCGs.
-``stp_lad``, ``stp_region`` (tables)
-    population of each district and ONS region inside each footprint.
+``stp_lad``, ``stp_region``, ``ccg_lad`` (tables)
+    population of each district and ONS region inside each footprint, and of
+    each district inside each CCG (from the official LSOA lookup).
 
 The build happens in a temporary folder beside the target and is renamed into
 place only once every check in :mod:`stpmap._validate` has passed.
@@ -31,11 +32,12 @@ import pandas as pd
 import shapely
 
 from . import _settings, _sources, _validate
+from ._atlas import ATLAS_FORMAT
 from ._registry import registry
 
 ENGLAND_LAD_PREFIXES = ("E06", "E07", "E08", "E09")
 POP_COLUMNS = ["population", *_sources.AGE_BANDS]
-LAYERS_2017 = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office", "stp_lad", "stp_region")
+LAYERS_2017 = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office", "stp_lad", "stp_region", "ccg_lad")
 
 
 def atlas_dir(vintage: int) -> Path:
@@ -99,6 +101,7 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
         manifest = {
             "vintage": vintage,
             "registry": reg.fingerprint(),
+            "format": ATLAS_FORMAT,
             "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": round(time.perf_counter() - t0, 2),
             "sources": {
@@ -209,6 +212,9 @@ def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
     t["share_of_lad"] = (t["population"] / t["lad_code"].map(lsoa.groupby("lad_code")["population"].sum())).round(6)
     stp_lad_table = t.sort_values(["stp_code", "population"], ascending=[True, False], ignore_index=True)
     stp_region_table = stp_region.rename(columns={"share": "share_of_stp"})
+    c = lsoa.groupby(["ccg_code", "lad_code"], as_index=False)["population"].sum()
+    c["lsoa_count"] = c.set_index(["ccg_code", "lad_code"]).index.map(lsoa.groupby(["ccg_code", "lad_code"]).size()).to_numpy()
+    ccg_lad_table = c.sort_values(["ccg_code", "lad_code"], ignore_index=True)
 
     layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": region}
     if nhs is not None:
@@ -221,4 +227,5 @@ def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
             layers[label] = g[["code", "name", *POP_COLUMNS, "stp_count", "vintage", "geometry"]]
     layers["stp_lad"] = stp_lad_table
     layers["stp_region"] = stp_region_table
+    layers["ccg_lad"] = ccg_lad_table
     return layers
