@@ -336,8 +336,8 @@ def _arrow_error(src: _Source, exc) -> InputError:
 def _open_source(path: Path, fmt: FileFormat, *, encoding=None, sheet=None) -> _Source:
     if fmt.kind == "csv":
         codec = _codec(encoding)
-        header = _csv_header(path, fmt, codec)
         newlines, bom = _scan_text(path, fmt, codec)
+        header = _csv_header(path, fmt, codec)
         src = _Source(path, fmt, header, rows_estimate=max(newlines - 1, 0), bom=bom, codec=codec)
         import pyarrow as pa
 
