@@ -104,9 +104,12 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
         raise InputError(f"The output {str(out)!r} already exists and is not an empty folder. "
                          "Give a new folder name, or remove it first.")
     out_abs = out.resolve()
-    for f in files:
-        if out_abs == f.resolve() or out_abs in f.resolve().parents:
-            raise InputError(f"The output folder {str(out)!r} holds the input {str(f)!r}. Give a folder outside the input.")
+    homes = {f.resolve().parent for f in files}
+    inside = Path(str(input)).resolve() if Path(str(input)).is_dir() else None
+    for home in homes:
+        if out_abs == home or out_abs in home.parents or (inside is not None and inside in out_abs.parents):
+            raise InputError(f"The output folder {str(out)!r} is inside, or holds, the input folder {str(home)!r}. "
+                             "Give a folder outside the input, so that the input stays as it was.")
     if not out_abs.parent.exists():
         raise InputError(f"The folder {str(out.parent)!r} does not exist. Create it first or give another --output.")
     v = registry().check_vintage(vintage if vintage is not None else _settings.default_vintage)
@@ -157,7 +160,9 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
                               custom_metadata={b"stpmap.attribution": attribution.encode(),
                                                b"stpmap.vintage": str(v).encode(),
                                                b"stpmap.postcode_column": str(col).encode()})
-    counts_graph = result[status].value_counts()
+    # per-partition counts summed here: no shuffle, so any scheduler will do
+    counts_graph = result[status].map_partitions(lambda s: s.astype(object).value_counts(dropna=False),
+                                                 meta=pd.Series(dtype="int64", name="count"))
     try:
         _, counts = dask.compute(write, counts_graph, scheduler=scheduler)
         if out.exists():
@@ -167,7 +172,7 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     statuses = {s: 0 for s in _lookup.STATUSES}
-    for s, n in counts.items():
+    for s, n in counts.groupby(level=0).sum().items():
         statuses[str(s)] = statuses.get(str(s), 0) + int(n)
     return {
         "input": str(input), "output": str(out), "format": "parquet", "files": len(files),
