@@ -718,6 +718,11 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
             body = {"error": "method_not_allowed",
                     "message": f"{request.method} is not allowed on {request.url.path}"
                                + (f"; use {allowed}." if allowed else ".")}
+        elif code == 400:  # e.g. a body that is not JSON
+            detail = exc.detail if isinstance(exc.detail, str) else "Bad request"
+            body = {"error": "bad_request",
+                    "message": f"{detail.rstrip('.')}. Send JSON such as {{\"postcodes\": [\"NG1 5DT\"]}} "
+                               "with Content-Type: application/json. See /docs."}
         else:
             detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
             body = {"error": _slug(detail), "message": detail}
