@@ -164,7 +164,11 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
     counts_graph = result[status].map_partitions(lambda s: s.astype(object).value_counts(dropna=False),
                                                  meta=pd.Series(dtype="int64", name="count"))
     try:
-        _, counts = dask.compute(write, counts_graph, scheduler=scheduler)
+        try:
+            _, counts = dask.compute(write, counts_graph, scheduler=scheduler)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"A CSV file of {where} is not UTF-8 text ({exc}). The dask engine reads UTF-8: convert "
+                             "the files, or look each one up with --engine pandas --encoding cp1252.") from None
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

@@ -157,3 +157,18 @@ def test_errors_before_work(lk, parquet_folder, csv_folder, tmp_path, monkeypatc
     with pytest.raises(InputError, match=r"not text"):
         _bulk_dask.lookup_folder(tmp_path / "numbers.parquet", "pcd", tmp_path / "o6")
     assert not any((tmp_path / f"o{i}").exists() for i in range(1, 7))
+
+
+def test_csv_encoding_bom_and_errors(lk, tmp_path):
+    folder = tmp_path / "enc"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"\xef\xbb\xbfPostcode,name\nNG1 5DT,Caf\xc3\xa9\n")  # Excel's CSV UTF-8
+    out = tmp_path / "enc-out"
+    s = _bulk_dask.lookup_folder(folder, "postcode", out, prefix="s_", scheduler="sync")
+    got = pd.read_parquet(out)
+    assert s["column"] == "Postcode" and got["name"].tolist() == ["Café"] and got["s_status"].tolist() == ["ok"]
+    (folder / "b.csv").write_bytes("Postcode,name\nLS1 4AP,Zoë\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"not UTF-8 text.*--encoding cp1252"):
+        _bulk_dask.lookup_folder(folder, "postcode", tmp_path / "enc-out2", prefix="s_", scheduler="sync")
+    assert not (tmp_path / "enc-out2").exists()
+    assert [p.name for p in tmp_path.iterdir() if "stpmap-tmp" in p.name] == []
