@@ -4,7 +4,9 @@ Every input row is kept, in order, with its columns untouched: CSV cells are
 read as text exactly as written (``"007"``, ``"01/02/2020"``, ``""`` and
 ``"NA"`` come back as they were), Parquet columns keep their types and XLSX
 cells their values. The lookup result columns (:data:`stpmap._lookup.RESULT_KEYS`,
-optionally with a prefix) are added after the input's columns.
+optionally with a prefix) are added after the input's columns. In a CSV of
+one column a blank line is a row (an empty postcode, status ``invalid``); in
+a CSV of several columns it is not a row, as in pandas.
 
 CSV and Parquet are streamed in chunks (pyarrow) and written chunk by chunk,
 so a file of tens of millions of rows runs in bounded memory. Everything that

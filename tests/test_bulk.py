@@ -8,12 +8,12 @@ import csv
 import datetime as dt
 import gzip
 import io
+import os
 
 import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -392,3 +392,26 @@ def test_a_broken_row_leaves_no_output(lk, tmp_path):
         _bulk.lookup_file(src, "pc", out, chunk_rows=10, progress=False)
     assert out.read_text() == "previous run\n"  # written atomically: the old file is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "ragged.csv"]  # no temporary file left
+
+
+# ------------------------------------------------------------------ any text survives
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_cell = st.one_of(st.sampled_from(["", "NA", "007", "NG1 5DT", "zz993vz", "a,b", '"', "\r\n", " x "]),
+                  st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12))
+
+
+@settings(max_examples=int(os.environ.get("STPMAP_HYPOTHESIS_EXAMPLES", 30)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(width=st.integers(1, 3), rows=st.lists(st.lists(_cell, min_size=3, max_size=3), max_size=15),
+       chunk=st.integers(1, 4))
+def test_any_text_comes_back_exactly(lk, tmp_path_factory, width, rows, chunk):
+    folder = tmp_path_factory.mktemp("prop")
+    header = ["pc", "b", "c"][:width]
+    rows = [r[:width] for r in rows]
+    src = write_csv(folder / "in.csv", header, rows)
+    s = _bulk.lookup_file(src, "pc", folder / "out.csv", chunk_rows=chunk, progress=False)
+    got_header, got = read_csv_rows(folder / "out.csv")
+    assert got_header == header + NAMES and [r[:width] for r in got] == rows and s["rows"] == len(rows)
+    assert [r[width + 1] for r in got] == expected(lk, [r[0] for r in rows])["status"].astype(str).tolist()
