@@ -178,6 +178,14 @@ def test_single_column_file_keeps_blank_lines_as_rows(lk, tmp_path):
     assert s["rows"] == 5
 
 
+def test_blank_lines_between_records_of_several_columns_are_not_rows(lk, tmp_path):
+    src = tmp_path / "gaps.csv"
+    src.write_text("id,pc\n1,NG1 5DT\n\n2,LS1 4AP\n\n")
+    s = _bulk.lookup_file(src, "pc", prefix="s_", progress=False)
+    header, rows = read_csv_rows(tmp_path / "gaps-stpmap.csv")
+    assert [r[:2] for r in rows] == [["1", "NG1 5DT"], ["2", "LS1 4AP"]] and s["rows"] == 2
+
+
 def test_cp1252_needs_the_encoding(lk, tmp_path):
     src = write_csv(tmp_path / "win.csv", ["name", "postcode_x"], [["Café Rouge", "NG1 5DT"], ["Zoë", "LS1 4AP"]],
                     encoding="cp1252")
