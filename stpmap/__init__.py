@@ -32,6 +32,8 @@ _LAZY = {
     "lookup": "._lookup",
     "lookup_many": "._lookup",
     "locate": "._lookup",
+    "lookup_file": "._bulk",
+    "lookup_folder": "._bulk_dask",
     "plot": "._maps_static",
     "explore": "._maps_html",
     "serve": "._serve",
