@@ -21,7 +21,6 @@ place only once every check in :mod:`stpmap._validate` has passed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -112,13 +111,7 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
             "attribution": reg.attribution(),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        old = None
-        if target.exists():
-            old = target.with_name(f".old-{target.name}-{os.getpid()}")
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _settings.replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

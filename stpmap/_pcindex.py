@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -113,13 +112,7 @@ def _save(folder: Path, arrays: dict, meta: dict) -> None:
         for name, arr in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".old-{folder.name}-{os.getpid()}")
-            folder.rename(old)
-        tmp.rename(folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _settings.replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -55,3 +55,17 @@ def cache_dir() -> Path:
 
 def arcgis_url(registry_default: str) -> str:
     return (arcgis_base_url or os.environ.get("STPMAP_ARCGIS_URL") or registry_default).rstrip("/")
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` to ``target``, replacing any older one,
+    so that readers never see a half-written cache folder."""
+    import shutil
+
+    old = None
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
