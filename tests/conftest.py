@@ -115,3 +115,23 @@ def atlas_cache(_session_cache) -> Path:
     for vintage in (2017, 2021):
         _atlas.ensure(vintage, progress=False)
     return _session_cache
+
+
+# ------------------------------------------------------------ command line
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """Run ``stpmap ARGS...`` in-process; assert the exit code (0 unless ``code=``)."""
+    from click.testing import CliRunner
+
+    from stpmap.cli import main
+
+    runner = CliRunner()
+
+    def _run(*args, code=0):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output + result.stderr
+        return result
+
+    return _run

@@ -11,21 +11,12 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from stpmap.cli import main
 
 
 @pytest.fixture(scope="module")
-def run(atlas_cache):
-    runner = CliRunner()
-
-    def _run(*args, code=0):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output + result.stderr
-        return result
-
-    return _run
+def run(atlas_cache, cli):
+    return cli
 
 
 def test_csv_has_the_required_columns_and_attribution(run):

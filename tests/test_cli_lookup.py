@@ -11,9 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from stpmap.cli import _join_postcodes, main
+from stpmap.cli import _join_postcodes
 from stpmap._registry import attribution
 
 MIXED = ["NG1 5DT", "eh11yz", "ZZ99 3VZ", "CF10 1EP", "not a postcode", "LS1 4AP"]
@@ -29,15 +28,8 @@ def lk(atlas_cache):
 
 
 @pytest.fixture(scope="module")
-def run(lk):
-    runner = CliRunner()
-
-    def _run(*args, code=0):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output + result.stderr
-        return result
-
-    return _run
+def run(lk, cli):
+    return cli
 
 
 def test_json_is_a_list_of_records_with_exactly_the_result_keys(run, lk):
