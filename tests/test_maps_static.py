@@ -236,6 +236,27 @@ def test_national_png_size_and_content(national, tmp_path):
     assert path.stat().st_size > 100_000
 
 
+def test_label_widths_match_the_renderer(dejavu):
+    """The placer measures text from the font's advance widths: never
+    narrower than matplotlib's renderer (a label would spill), at most a
+    few per cent wider."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+
+    texts = ["Somerset", "North West London", "Bath, Swindon and Wiltshire", "Isle of Wight", "WWW iii", "Fir & Hazel"]
+    for dpi in (72, 100, 300):
+        fig = Figure(dpi=dpi)
+        FigureCanvasAgg(fig)
+        renderer = fig.canvas.get_renderer()
+        for fs in (5.6, 7.0, 10.0):
+            prop = FontProperties(family="DejaVu Sans", size=fs)
+            for text in texts:
+                theirs = renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
+                mine = _maps_static._text_width_px(text, fs, dpi)
+                assert theirs - 0.01 <= mine <= theirs * 1.03 + 1, (text, fs, dpi, mine, theirs)
+
+
 def test_svg_and_pdf_keep_text(national, tmp_path):
     svg = _maps_static.save(national, tmp_path / "m.svg")
     text = svg.read_text()
