@@ -20,6 +20,7 @@ from ._errors import ChoiceError, InputError
 
 STATIC_FORMATS = ("png", "svg", "pdf")
 DEFAULT_SIZE = (10.0, 9.0)  # inches: landscape-ish, fits an A4 page at 80 %
+MIN_LAYOUT = (8.0, 5.5)  # inches: maps sized in pixels are laid out at least this big (see plot)
 FONTS = ("Arial", "Helvetica", "Liberation Sans", "DejaVu Sans")  # NHS documents use Arial/Frutiger
 
 
@@ -795,8 +796,12 @@ def plot(
         Title (default: says what, where and when).
     size : (float, float) or str, optional
         Figure size: inches, or "20x15cm", "297x210mm", "1600x1200px".
+        Pixels are pixels at ``dpi``; when they make less than 8 x 5.5
+        inches, the map is laid out at that size with a lower dpi, so its
+        title, legend and key still fit in the pixels asked for.
     dpi : float
-        Dots per inch of the figure (saving may use another).
+        Dots per inch the map is laid out for; save at the same dpi
+        (``fig.savefig(path, dpi=fig.dpi)``, or matplotlib's default).
     inset : bool, optional
         London inset on national maps (default: yes when London is shown).
 
@@ -813,6 +818,11 @@ def plot(
     >>> fig = stpmap.plot(colour_by="population", scheme="natural_breaks", k=4)
     >>> fig.savefig("footprints.png", dpi=300)
     """
+    if isinstance(size, str) and size.strip().lower().endswith("px"):
+        w_in, h_in = parse_size(size, dpi)
+        shrink = max(1.0, MIN_LAYOUT[0] / w_in, MIN_LAYOUT[1] / h_in)
+        if shrink > 1.0:  # lay a small map out at the smallest size it fits, then scale it down: same pixels, smaller text
+            size, dpi = (w_in * shrink, h_in * shrink), dpi / shrink
     w_in, _ = parse_size(size, dpi)
     md = _prepare_for_static(vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate,
                              scheme, k, bins, ramp, labels, title, groups_file, w_in)

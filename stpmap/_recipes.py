@@ -99,9 +99,10 @@ def write_map(path, fmt: str | None = None, *, offline: bool = False, dpi: float
     else:
         from ._maps_static import plot, save
 
-        fig = plot(size=size, **options)
+        # laid out at the resolution it is written at; a small map lowers its own dpi (see stpmap.plot)
+        fig = plot(size=size, dpi=dpi or DEFAULT_DPI, **options)
         tmp = path.with_name(path.name + ".part")
-        save(fig, tmp, fmt, dpi=dpi or DEFAULT_DPI)
+        save(fig, tmp, fmt, dpi=fig.dpi)
         tmp.replace(path)
     return path
 

@@ -257,6 +257,37 @@ def test_label_widths_match_the_renderer(dejavu):
                 assert theirs - 0.01 <= mine <= theirs * 1.03 + 1, (text, fs, dpi, mine, theirs)
 
 
+@pytest.mark.parametrize("size, dpi, pixels", [("1600x1200px", 300, (1600, 1200)), ("800x600px", 200, (800, 600)),
+                                               ("2400x1800px", 200, (2400, 1800))])
+def test_sizes_in_pixels_give_exactly_those_pixels(atlas_cache, tmp_path, size, dpi, pixels):
+    from PIL import Image
+
+    from stpmap._recipes import write_map
+
+    path = write_map(tmp_path / "m.png", size=size, dpi=dpi)
+    with Image.open(path) as im:
+        assert im.size == pixels
+        assert im.mode == "RGB"  # white page, no alpha channel
+
+
+def test_small_pixel_maps_are_laid_out_big_enough_to_fit(atlas_cache):
+    fig = _maps_static.plot(size="1600x1200px", dpi=300)
+    w_in, h_in = fig.get_size_inches()
+    assert (round(w_in * fig.dpi), round(h_in * fig.dpi)) == (1600, 1200)
+    assert w_in >= _maps_static.MIN_LAYOUT[0] - 1e-9 and h_in >= _maps_static.MIN_LAYOUT[1] - 1e-9
+    fig.canvas.draw()  # places the legend's texts
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    for t in fig.findobj(lambda a: hasattr(a, "get_window_extent") and type(a).__name__ == "Text"):
+        if not t.get_text() or not t.get_visible():
+            continue
+        bb = t.get_window_extent(renderer)
+        assert page.x0 - 1 <= bb.x0 and bb.x1 <= page.x1 + 1 and page.y0 - 1 <= bb.y0 and bb.y1 <= page.y1 + 1, t.get_text()
+    # a physical size is kept exactly, whatever the dpi
+    fig = _maps_static.plot(size="12x8cm", dpi=300, labels="none")
+    assert tuple(np.round(fig.get_size_inches() * 2.54, 6)) == (12.0, 8.0) and fig.dpi == 300
+
+
 def test_svg_and_pdf_keep_text(national, tmp_path):
     svg = _maps_static.save(national, tmp_path / "m.svg")
     text = svg.read_text()
