@@ -248,9 +248,8 @@ def _candidates(geom, n: int = 14):
 def _find_candidates(geom, n: int = 14):
     import shapely
 
-    parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
-    out = []
-    main = parts[0]
+    parts = shapely.get_parts(geom)
+    main = parts[int(np.argmax(shapely.area(parts)))]
     try:
         line = shapely.maximum_inscribed_circle(main, tolerance=max(main.length / 2000.0, 1.0))
         c = shapely.get_point(line, 0)
@@ -258,16 +257,15 @@ def _find_candidates(geom, n: int = 14):
     except Exception:  # pragma: no cover - very old shapely
         c = main.representative_point()
         radius = math.sqrt(main.area) / 4
-    out.append((c.x, c.y))
+    out = [(c.x, c.y)]
     x0, y0, x1, y1 = main.bounds
     gx, gy = np.meshgrid(np.linspace(x0, x1, 13)[1:-1], np.linspace(y0, y1, 13)[1:-1])
     pts = shapely.points(gx.ravel(), gy.ravel())
-    inside = shapely.contains(main, pts)
-    pts = pts[inside]
+    shapely.prepare(main)
+    pts = pts[shapely.contains(main, pts)]
     if len(pts):
-        d = shapely.distance(pts, main.boundary)
-        for i in np.argsort(-d)[: n - 1]:
-            out.append((pts[i].x, pts[i].y))
+        best = np.argsort(-shapely.distance(pts, main.boundary), kind="stable")[: n - 1]
+        out.extend(map(tuple, shapely.get_coordinates(pts[best]).tolist()))
     return out, (c.x, c.y), radius
 
 
@@ -420,6 +418,13 @@ def _empty_corner(geoms, bounds, aspect: float, corner: str = "ne", max_frac: fl
 
 def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fontsize: float | None = None):
     """Draw a :class:`stpmap._mapdata.MapData` as a matplotlib Figure."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):  # names and titles are text, never mathtext ("$" is a dollar)
+        return _render(md, size, dpi, inset, key_fontsize)
+
+
+def _render(md, size, dpi, inset, key_fontsize):
     import shapely
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -608,10 +613,6 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
             y = bb.y0 - 0.2 / (top - bottom) / h_in
         if numbered:
             _draw_key(key_ax, numbered, y, renderer, key_fontsize)
-    from matplotlib.text import Text
-
-    for t in fig.findobj(Text):  # names and titles are text, never mathtext ("$" is a dollar)
-        t.set_parse_math(False)
     return fig
 
 
