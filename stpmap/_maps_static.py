@@ -60,6 +60,8 @@ def _text_width_px(text: str, fontsize: float, dpi: float) -> float:
         for ch in missing:
             advances[ch] = font.load_char(ord(ch), flags=get_hinting_flag()).horiAdvance / 64.0
     return sum(advances[ch] for ch in text)
+
+
 LONDON_CODES_PREFIX = "E12000007"  # ONS region code of London
 
 
@@ -197,7 +199,6 @@ class _Placer:
         self.px_per_pt = ax.figure.dpi / 72.0
         self.taken: list = []  # shapely boxes already used
         self._sizes: dict = {}
-        self.tree_dirty = True
         self._shapely = shapely
         y0, y1 = ax.get_ylim()
         self.frame = shapely.box(x0, y0, x1, y1)
@@ -355,7 +356,6 @@ def _scale_bar(ax, geoms=None, avoid=(), fontsize=6.5):
     w, h = x1 - x0, y1 - y0
     length = _nice_length(w)
     bar_h = h * 0.008
-    box_w, box_h = length + w * 0.075, h * 0.1
 
     def extent(corner):
         right = x1 - w * 0.03 if corner[1] == "r" else x0 + w * 0.03 + w * 0.06 + length
