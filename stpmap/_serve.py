@@ -68,6 +68,14 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 PAGE_DIR = ASSETS / "serve"
 LEAFLET_DIR = ASSETS / "leaflet"
 
+
+def _swagger_ui_dir() -> Path:
+    """Swagger UI's files (bundle and stylesheet) from the ``fastapi-offline``
+    package, a dependency of the ``serve`` extra: ``/docs`` needs no CDN."""
+    from importlib.resources import files
+
+    return Path(str(files("fastapi_offline") / "static"))
+
 STATUSES = ("ok", "invalid", "not_found", "outside_england", "no_coordinates", "pseudo")
 FOOTPRINT_FIELDS = (
     "code", "name", "ods_code", "population", "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus",
@@ -690,8 +698,8 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
         root = request.scope.get("root_path", "").rstrip("/")
         return get_swagger_ui_html(
             openapi_url=root + app.openapi_url, title="stpmap API",
-            swagger_js_url=root + "/static/serve/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=root + "/static/serve/swagger-ui/swagger-ui.css",
+            swagger_js_url=root + "/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=root + "/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="data:,",
             swagger_ui_parameters={"validatorUrl": None, "defaultModelsExpandDepth": 0},
         )
@@ -705,6 +713,7 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
 
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR, check_dir=False), name="leaflet")
     app.mount("/static/serve", StaticFiles(directory=PAGE_DIR, check_dir=False), name="page-assets")
+    app.mount("/static/swagger-ui", StaticFiles(directory=_swagger_ui_dir(), check_dir=False), name="swagger-ui")
 
     # ---- errors: always JSON with a message
 

@@ -360,7 +360,12 @@ def test_page_is_self_contained(client):
 
 
 def test_docs_and_openapi(client):
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    for asset in ("/static/swagger-ui/swagger-ui-bundle.js", "/static/swagger-ui/swagger-ui.css"):
+        assert asset in docs.text  # served by stpmap, not a CDN
+        r = client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 100_000, asset
     spec = client.get("/openapi.json").json()
     for path in ("/postcodes/{postcode}", "/postcodes", "/points", "/footprints", "/footprints/{code}",
                  "/footprints/{code}.geojson", "/footprints.geojson"):
