@@ -114,6 +114,9 @@ def parse_size(size, dpi: float = 100.0, default=DEFAULT_SIZE) -> tuple[float, f
         scale = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "px": 1 / float(dpi)}[unit]
         w, h = w * scale, h * scale
     if not (1.0 <= w <= 60 and 1.0 <= h <= 60):
+        if str(size).strip().lower().endswith("px"):
+            raise InputError(f"Size {size!r} is {w:.1f} x {h:.1f} inches at {dpi:g} dpi; give between {dpi:g} and "
+                             f"{60 * dpi:g} pixels a side (1 to 60 inches), or change --dpi.")
         raise InputError(f"Size {size!r} gives {w:.1f} x {h:.1f} inches; give between 1 and 60 inches a side.")
     return w, h
 

@@ -158,6 +158,8 @@ def test_parse_size():
     assert _maps_static.parse_size("8x6") == (8.0, 6.0)
     assert _maps_static.parse_size("254x203.2mm") == pytest.approx((10.0, 8.0))
     assert _maps_static.parse_size("1600x1200px", dpi=200) == (8.0, 6.0)
+    with pytest.raises(InputError, match="between 200 and 12000 pixels a side"):
+        _maps_static.parse_size("100x80px", dpi=200)
     with pytest.raises(InputError, match="WIDTHxHEIGHT"):
         _maps_static.parse_size("big")
     with pytest.raises(InputError, match="between 1 and 60"):
