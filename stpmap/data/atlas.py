@@ -1,0 +1,81 @@
+"""Reading the built atlas from the cache, building it on first use.
+
+Layers read from disk are kept in memory, keyed by the file's path, inode,
+size and modification time, so a rebuilt atlas (or another cache folder) is
+never answered from an older copy.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import Path
+
+from stpmap import _cache
+from stpmap.data import build as _build
+from stpmap.data.build import SPATIAL_LAYERS, TABLE_LAYERS
+from stpmap.data.registry import registry
+from stpmap.errors import ChoiceError
+
+_lock = threading.Lock()
+
+
+def manifest(vintage: int) -> dict | None:
+    return _cache.read_manifest(_cache.atlas_folder(vintage))
+
+
+def is_current(vintage: int) -> bool:
+    return _cache.is_current(_cache.atlas_folder(vintage), _build.expected_manifest())
+
+
+def ensure(vintage=None, progress: bool = True) -> Path:
+    """The folder of the vintage's atlas, building it first if needed."""
+    vintage = registry().check_vintage(vintage)
+    with _lock:
+        if not is_current(vintage):
+            _build.build(vintage, progress=progress)
+    return _cache.atlas_folder(vintage)
+
+
+def available_layers(vintage: int) -> list[str]:
+    folder = ensure(vintage)
+    return [n for n in SPATIAL_LAYERS + TABLE_LAYERS if (folder / f"{n}.parquet").exists()]
+
+
+def _path(name: str, vintage) -> Path:
+    folder = ensure(vintage)
+    path = folder / f"{name}.parquet"
+    if not path.exists():
+        raise ChoiceError("layer", name, available_layers(int(vintage)), f"for vintage {vintage}")
+    return path
+
+
+@cache
+def _read(path: Path, spatial: bool, identity: tuple):
+    """One layer file, read once for each version of the file (``identity``)."""
+    if spatial:
+        import geopandas as gpd
+
+        return gpd.read_parquet(path)
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+def layer(name: str, vintage=None):
+    """One layer as a GeoDataFrame (spatial) or DataFrame (table); a fresh copy."""
+    vintage = registry().check_vintage(vintage)
+    path = _path(name, vintage)
+    st = path.stat()
+    return _read(path, name in SPATIAL_LAYERS, (st.st_ino, st.st_size, st.st_mtime_ns)).copy()
+
+
+def table(name: str, vintage=None, columns=None):
+    """A layer's attributes without geometry, read with pyarrow only (fast start-up)."""
+    import pyarrow.parquet as pq
+
+    vintage = registry().check_vintage(vintage)
+    path = _path(name, vintage)
+    schema = pq.read_schema(path)
+    cols = [c for c in (columns or schema.names) if c != "geometry"]
+    return pq.read_table(path, columns=cols).to_pandas()

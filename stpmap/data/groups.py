@@ -1,0 +1,114 @@
+"""Named groups of footprints: ONS regions, NHS England regions and local
+offices of the vintage (by population majority), and the user's own groups.
+
+A user's groups file is TOML or JSON mapping a group name to footprint codes
+or names::
+
+    # my-groups.toml
+    "Northern Powerhouse" = ["E54000007", "West Yorkshire", "Cheshire and Merseyside"]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from stpmap.data import atlas as _atlas
+from stpmap.errors import ChoiceError, InputError
+from stpmap.data.names import normalise
+
+#: Built-in kinds of group, the stp column that defines them, in order of precedence.
+KINDS = {"region": "region", "nhs_region": "nhs_region", "nhs_local_office": "nhs_local_office"}
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    kind: str  # a key of KINDS, or "user"
+    codes: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def _footprint_index(vintage) -> tuple[dict[str, str], dict[str, str]]:
+    t = _atlas.table("stp", vintage, columns=["code", "name"])
+    return dict(zip(t["code"], t["name"])), {normalise(n): c for c, n in zip(t["code"], t["name"])}
+
+
+def read_groups_file(path, vintage) -> list[Group]:
+    """Read a user's TOML or JSON groups file, resolving names to codes."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"Cannot read groups file {path}: {exc.strerror}. Check the path.") from exc
+    try:
+        if path.suffix.lower() == ".json":
+            raw = json.loads(text)
+        else:
+            import tomllib
+
+            raw = tomllib.loads(text)
+    except Exception as exc:
+        raise InputError(
+            f"Groups file {path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}. "
+            'Write one line per group, e.g. "My group" = ["E54000005", "Humber, Coast and Vale"].'
+        ) from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"Groups file {path} must map group names to lists of footprints.")
+    by_code, by_name = _footprint_index(vintage)
+    groups = []
+    for name, members in raw.items():
+        if isinstance(members, str) or not isinstance(members, (list, tuple)):
+            raise InputError(f"Group {name!r} in {path} must be a list of footprint codes or names, not {members!r}.")
+        codes = []
+        for m in members:
+            key = str(m).strip()
+            code = key.upper() if key.upper() in by_code else by_name.get(normalise(key))
+            if code is None:
+                raise InputError(
+                    f"Group {name!r} in {path}: {m!r} is not a footprint code or name of vintage {vintage}. "
+                    "Run `stpmap footprints --vintage {vintage}` to list them."
+                )
+            if code not in codes:
+                codes.append(code)
+        groups.append(Group(str(name), "user", tuple(codes)))
+    return groups
+
+
+def builtin_groups(vintage) -> list[Group]:
+    t = _atlas.table("stp", vintage)
+    out = []
+    for kind, column in KINDS.items():
+        if column not in t or t[column].isna().all():
+            continue
+        for name, sub in t.groupby(column, sort=True):
+            out.append(Group(str(name), kind, tuple(sorted(sub["code"]))))
+    return out
+
+
+def all_groups(vintage, groups_file=None) -> list[Group]:
+    user = read_groups_file(groups_file, vintage) if groups_file else []
+    return user + builtin_groups(vintage)
+
+
+def resolve(name: str, vintage, groups_file=None) -> Group:
+    """The group called ``name`` (or ``kind:name``); a clear error otherwise."""
+    groups = all_groups(vintage, groups_file)
+    wanted = str(name).strip()
+    kind = None
+    if ":" in wanted and wanted.split(":", 1)[0] in (*KINDS, "user"):
+        kind, wanted = wanted.split(":", 1)
+    hits = [g for g in groups if normalise(g.name) == normalise(wanted) and (kind is None or g.kind == kind)]
+    if not hits:
+        raise ChoiceError("group", name, sorted({g.name for g in groups}), f"for vintage {vintage}")
+    if len({g.codes for g in hits}) > 1:
+        raise InputError(
+            f"Group name {name!r} is ambiguous for vintage {vintage}: "
+            + "; ".join(f"{g.qualified} ({len(g.codes)} footprints)" for g in hits)
+            + ". Give one of these qualified names."
+        )
+    return hits[0]

@@ -1,0 +1,165 @@
+"""The public API: GeoDataFrames of footprints, CCGs, local authorities,
+regions and groups, in British National Grid (EPSG:27700).
+
+Every frame carries ``attrs["vintage"]`` and ``attrs["attribution"]``.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from stpmap.data import atlas as _atlas
+from stpmap.data import groups as _groups
+from stpmap.data.selection import select_codes
+from stpmap import settings as _settings
+from stpmap.errors import ChoiceError
+from stpmap.data.registry import registry
+
+REGION_KINDS = ("ons", "nhs_region", "nhs_local_office")
+
+
+def _vintage(vintage) -> int:
+    return registry().check_vintage(vintage)
+
+
+def _finish(df, vintage: int, **attrs):
+    reg = registry()
+    df.attrs.update({"vintage": vintage, "attribution": reg.attribution(),
+                     "population_source": reg.population_note(vintage), **attrs})
+    return df
+
+
+def footprints(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
+    """The STP footprints of a vintage, one row each, sorted by code.
+
+    Parameters
+    ----------
+    vintage : int, default 2017
+        2017 (44 footprints, dissolved from April 2017 CCGs) or 2021 (42).
+    group : str, optional
+        Keep only the footprints of a named group: an ONS region ("East of
+        England"), an NHS England region or local office, or a group from
+        ``groups_file``. ``kind:name`` picks one kind ("nhs_region:London").
+    footprint : str or list of str, optional
+        Footprint codes or names to keep.
+    groups_file : path, optional
+        TOML or JSON file of the user's own groups (name -> codes or names).
+
+    Returns
+    -------
+    GeoDataFrame with columns ``code`` (E54), ``name``, ``population`` (ONS
+    mid-2017), ``pop_0_17``, ``pop_18_64``, ``pop_65_plus``, ``pop_85_plus``,
+    ``region`` and ``region_code`` (the ONS region holding most of the
+    population), ``region_share``, ``regions`` (every region with its share),
+    ``nhs_region``, ``nhs_local_office`` (2017), ``ccg_count``, ``lad_count``,
+    ``vintage`` and ``geometry`` (EPSG:27700).
+
+    Examples
+    --------
+    >>> import stpmap
+    >>> east = stpmap.footprints(2017, group="East of England")
+    >>> len(east)
+    6
+    """
+    v = _vintage(vintage)
+    gdf = _atlas.layer("stp", v)
+    codes = select_codes(v, group, groups_file, footprint)
+    if codes is not None:
+        gdf = gdf[gdf["code"].isin(codes)].reset_index(drop=True)
+    return _finish(gdf, v, group=group)
+
+
+def ccgs(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
+    """The CCGs of a vintage (207 in 2017, 106 in 2021), with their footprint.
+
+    Columns: ``code`` (E38), ``ods_code`` (e.g. ``02M``), ``name``,
+    ``stp_code``, ``stp_name``, population columns as in :func:`footprints`,
+    ``region``, ``region_code``, NHS England region and local office (2017),
+    ``vintage``, ``geometry``.
+
+    >>> len(stpmap.ccgs(2017, footprint="E54000021"))
+    1
+    """
+    v = _vintage(vintage)
+    gdf = _atlas.layer("ccg", v)
+    codes = select_codes(v, group, groups_file, footprint)
+    if codes is not None:
+        gdf = gdf[gdf["stp_code"].isin(codes)].reset_index(drop=True)
+    return _finish(gdf, v)
+
+
+def local_authorities(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
+    """English local authority districts (326 in 2017), with region and footprint.
+
+    Columns: ``code`` (E06/E07/E08/E09), ``name``, ``region``,
+    ``region_code``, population columns, ``stp_code`` and ``stp_name`` (the
+    footprint holding most of the district's people), ``stp_share``,
+    ``stp_shares`` (every footprint with its share), ``vintage``, ``geometry``.
+    With ``group``/``footprint``, districts with any population in the
+    selected footprints are kept.
+    """
+    v = _vintage(vintage)
+    gdf = _atlas.layer("lad", v)
+    codes = select_codes(v, group, groups_file, footprint)
+    if codes is not None:
+        parts = _atlas.layer("stp_lad", v)
+        lads = set(parts.loc[parts["stp_code"].isin(codes), "lad_code"])
+        gdf = gdf[gdf["code"].isin(lads)].reset_index(drop=True)
+    return _finish(gdf, v)
+
+
+def regions(vintage=None, kind: str = "ons") -> gpd.GeoDataFrame:
+    """Regions: the 9 ONS regions (``kind="ons"``, dissolved from districts),
+    or the NHS England regions (``"nhs_region"``, 4 in 2017) or local offices
+    (``"nhs_local_office"``, 14 in 2017), dissolved from CCGs.
+
+    Columns: ``code``, ``name``, population columns, ``stp_count`` (footprints
+    whose majority lies in the region), ``vintage``, ``geometry``.
+    """
+    v = _vintage(vintage)
+    if kind not in REGION_KINDS:
+        raise ChoiceError("region kind", kind, REGION_KINDS)
+    name = "region" if kind == "ons" else kind
+    if name not in _atlas.available_layers(v):
+        raise ChoiceError("region kind", kind, [k for k in REGION_KINDS if (k if k != "ons" else "region") in _atlas.available_layers(v)], f"for vintage {v}")
+    return _finish(_atlas.layer(name, v), v)
+
+
+def groups(vintage=None, *, groups_file=None) -> gpd.GeoDataFrame:
+    """Every named group of footprints, one row each, with the union geometry.
+
+    Columns: ``name``, ``kind`` (``region``, ``nhs_region``,
+    ``nhs_local_office`` or ``user``), ``qualified_name`` (``kind:name``),
+    ``footprint_count``, ``footprint_codes`` and ``footprint_names``
+    (semicolon-separated), ``population``, ``geometry``.
+
+    >>> g = stpmap.groups(2017)
+    >>> g.loc[g.qualified_name == "region:East of England", "footprint_count"].item()
+    6
+    """
+    import shapely
+
+    v = _vintage(vintage)
+    stp = _atlas.layer("stp", v).set_index("code")
+    rows = []
+    for g in _groups.all_groups(v, groups_file):
+        sub = stp.loc[list(g.codes)]
+        rows.append(
+            {
+                "name": g.name,
+                "kind": g.kind,
+                "qualified_name": g.qualified,
+                "footprint_count": len(g.codes),
+                "footprint_codes": ";".join(g.codes),
+                "footprint_names": ";".join(sub["name"]),
+                "population": int(sub["population"].sum()),
+                "geometry": shapely.union_all(sub.geometry.values),
+            }
+        )
+    return _finish(gpd.GeoDataFrame(rows, geometry="geometry", crs=27700), v)
+
+
+def attribution(*, postcodes: bool = False) -> str:
+    """The licence attribution to print with any map or table made from stpmap."""
+    return registry().attribution(postcodes=postcodes)
