@@ -74,7 +74,7 @@ def pytest_configure(config):
 
 
 def mirror_path() -> Path:
-    path = Path(os.environ.get("STPMAP_MIRROR") or DEFAULT_MIRROR)
+    path = Path(os.environ.get("STPMAP_MIRROR") or DEFAULT_MIRROR).resolve()
     if not (path / "MANIFEST.tsv").exists():
         pytest.fail(
             f"The offline data mirror was not found at {path}. Set STPMAP_MIRROR to the folder "
