@@ -163,6 +163,8 @@ def footprints_cmd(vintage, group, groups_file, fmt, output):
     v = int(vintage or _settings.default_vintage)
     _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=v,
                   population_source=registry().population_note(v), layer="stp")
+    if output is not None and str(output) != "-":
+        click.echo(f"Wrote {output} ({len(df)} footprints, vintage {v}, {fmt})", err=True)
 
 
 def _footprint_table(vintage, group, groups_file):

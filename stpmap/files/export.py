@@ -1,4 +1,12 @@
-"""Writing tables and layers in the formats the CLI offers, with attribution."""
+"""Writing tables and layers in the formats the CLI offers, with attribution.
+
+Every output carries the licence attribution, where the format has room for
+it: a field of JSON and GeoJSON, the metadata of Parquet and GeoPackage, the
+footer of the text table. CSV has no such place, and a comment line would
+break ``pandas.read_csv``, R's ``read.csv``, Excel and DuckDB with their
+defaults, so a CSV is plain (header on line 1) and the attribution and notes
+go to standard error, for the person running the command.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +25,9 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(df.drop(columns=[c for c in ("geometry",) if c in df.columns]))
 
 
-def to_csv_text(df: pd.DataFrame, attribution: str, notes=()) -> str:
-    """CSV with the attribution (and notes) as leading ``#`` comment lines
-    (read back with ``pandas.read_csv(path, comment="#")``)."""
-    head = "".join(f"# {line}\n" for line in (attribution, *notes) if line)
-    return head + _plain(df).to_csv(index=False, lineterminator="\n")
+def to_csv_text(df: pd.DataFrame) -> str:
+    """Plain CSV: the header on line 1, no comment lines (see the module docstring)."""
+    return _plain(df).to_csv(index=False, lineterminator="\n")
 
 
 def to_json_text(df: pd.DataFrame, attribution: str, **meta) -> str:
@@ -46,7 +52,9 @@ def to_table_text(df: pd.DataFrame, attribution: str, columns=None, notes=()) ->
 
 
 def write(df, fmt: str, output: str | Path | None, attribution: str, table_columns=None, **meta) -> None:
-    """Write ``df`` in ``fmt`` to ``output`` (a path) or standard output."""
+    """Write ``df`` in ``fmt`` to ``output`` (a path) or standard output.
+
+    For CSV the attribution and notes are printed to standard error."""
     if fmt in BINARY_FORMATS and output is None:
         from stpmap.errors import InputError
 
@@ -67,7 +75,7 @@ def write(df, fmt: str, output: str | Path | None, attribution: str, table_colum
         return
     notes = [meta["population_source"]] if meta.get("population_source") else []
     text = {
-        "csv": lambda: to_csv_text(df, attribution, notes),
+        "csv": lambda: to_csv_text(df),
         "json": lambda: to_json_text(df, attribution, **meta),
         "geojson": lambda: to_geojson_text(df, attribution, **meta),
         "table": lambda: to_table_text(df, attribution, table_columns, notes),
@@ -76,3 +84,5 @@ def write(df, fmt: str, output: str | Path | None, attribution: str, table_colum
         sys.stdout.write(text)
     else:
         Path(output).write_text(text, encoding="utf-8")
+    if fmt == "csv":
+        sys.stderr.write("".join(f"{line}\n" for line in (*notes, attribution) if line))

@@ -20,9 +20,11 @@ def run(atlas_cache, cli):
 
 
 def test_csv_has_the_required_columns_and_attribution(run):
-    out = run("footprints", "--format", "csv").stdout
-    assert out.startswith("# Source: Office for National Statistics")
-    df = pd.read_csv(io.StringIO(out), comment="#")
+    r = run("footprints", "--format", "csv")
+    out = r.stdout
+    assert out.startswith("code,name,population,")  # plain CSV: the header on line 1
+    assert "Source: Office for National Statistics" in r.stderr and "Open Government" not in out
+    df = pd.read_csv(io.StringIO(out))
     for col in ["code", "name", "population", "region", "nhs_region", "ccg_count",
                 "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus"]:
         assert col in df.columns
@@ -30,13 +32,13 @@ def test_csv_has_the_required_columns_and_attribution(run):
 
 
 def test_group_filter_on_the_command_line(run):
-    df = pd.read_csv(io.StringIO(run("footprints", "-g", "east of england", "--format", "csv").stdout), comment="#")
+    df = pd.read_csv(io.StringIO(run("footprints", "-g", "east of england", "--format", "csv").stdout))
     assert sorted(df["code"]) == [f"E540000{n}" for n in range(21, 27)]
 
 
 def test_every_output_says_which_population_estimate(run):
-    out = run("footprints", "--vintage", "2021", "--format", "csv").stdout
-    assert out.splitlines()[1] == "# Population is ONS mid-2017 (LSOA 2011 table) aggregated through the April 2021 lookup."
+    err = run("footprints", "--vintage", "2021", "--format", "csv").stderr
+    assert "Population is ONS mid-2017 (LSOA 2011 table) aggregated through the April 2021 lookup." in err.splitlines()
     assert "mid-2017" in run("footprints", "--vintage", "2021").stdout
     assert "April 2017 lookup" in json.loads(run("footprints", "--format", "json").stdout)["population_source"]
 
@@ -84,7 +86,7 @@ def test_unknown_group_and_vintage_list_valid_choices(run):
 def test_user_groups_file(run, tmp_path):
     f = tmp_path / "mine.toml"
     f.write_text('"Northern trio" = ["E54000007", "West Yorkshire", "cheshire & merseyside"]\n')
-    df = pd.read_csv(io.StringIO(run("footprints", "-g", "Northern trio", "--groups-file", str(f), "--format", "csv").stdout), comment="#")
+    df = pd.read_csv(io.StringIO(run("footprints", "-g", "Northern trio", "--groups-file", str(f), "--format", "csv").stdout))
     assert len(df) == 3 and "E54000007" in set(df["code"])
     bad = tmp_path / "bad.toml"
     bad.write_text('"Oops" = ["Atlantis"]\n')
@@ -109,7 +111,7 @@ def test_data_info(run):
 def test_console_script_runs_in_a_fresh_process(atlas_cache):
     r = subprocess.run([sys.executable, "-m", "stpmap.cli", "footprints", "--format", "csv", "-g", "London"],
                        capture_output=True, text=True, check=True)
-    df = pd.read_csv(io.StringIO(r.stdout), comment="#")
+    df = pd.read_csv(io.StringIO(r.stdout))
     assert len(df) == 5 and (df["region"] == "London").all()
 
 
@@ -123,3 +125,17 @@ def test_data_fetch_lists_files_found_in_the_mirror(run, mirror):
 def test_data_fetch_with_an_incomplete_mirror_says_what_is_missing(run, tmp_path):
     r = run("data", "fetch", "--mirror", str(tmp_path), code=2)
     assert "is not in the mirror" in r.stderr and "Clinical_Commissioning_Groups_April_2017" in r.stderr
+
+
+def test_a_csv_file_reads_back_with_every_tool_default(run, tmp_path):
+    """pandas and the csv module read the file with no options."""
+    import csv
+
+    path = tmp_path / "f.csv"
+    r = run("footprints", "--format", "csv", "-o", str(path))
+    assert f"Wrote {path}" in r.stderr and "44 footprints" in r.stderr
+    df = pd.read_csv(path)
+    assert len(df) == 44 and df.columns[0] == "code"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:2] == ["code", "name"] and len(rows) == 45
