@@ -47,6 +47,12 @@ from stpmap.serve.state import ServiceState
 
 __all__ = ["create_app", "serve", "MAX_POSTCODES", "MAX_BODY_BYTES"]
 
+# The routers' routes are handed to the app as they are, in this order (it
+# decides which of two paths that both match wins, and the order of /docs).
+# include_router would keep each router as a branch matched on every
+# request, which costs time on every lookup.
+_ROUTERS = (routes_postcodes, routes_footprints, routes_pages)
+
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
@@ -103,6 +109,7 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
             "Attribution: footprint responses carry an `attribution` field; postcode and point responses carry "
             "the `X-Attribution` header. " + state.postcode_attribution
         ),
+        routes=[route for module in _ROUTERS for route in module.router.routes],
         lifespan=_lifespan,
         redirect_slashes=False,
         docs_url=None,  # routes_pages serves /docs with Swagger UI from this server, not a CDN
@@ -111,8 +118,6 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
     )
     app.state.stpmap = state
     app.openapi = functools.partial(_openapi, app)
-    for module in (routes_postcodes, routes_footprints, routes_pages):
-        app.include_router(module.router)
     routes_pages.mount_static(app)
     add_exception_handlers(app)
     if cors_origins:

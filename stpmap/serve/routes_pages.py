@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from stpmap.serve.responses import json_response
 from stpmap.serve.schemas import Health
-from stpmap.serve.state import ASSETS_DIR, PAGE_DIR, ServiceState, service_state
+from stpmap.serve.state import ASSETS_DIR, PAGE_DIR, service_state
 
 router = APIRouter(default_response_class=Response)
 
@@ -31,8 +31,8 @@ def _swagger_ui_dir() -> Path:
 
 
 @router.get("/", include_in_schema=False)
-async def page(state: ServiceState = Depends(service_state)):
-    return Response(state.page_html, 200, {"Cache-Control": "no-cache"}, "text/html; charset=utf-8")
+async def page(request: Request):
+    return Response(service_state(request).page_html, 200, {"Cache-Control": "no-cache"}, "text/html; charset=utf-8")
 
 
 @router.get("/docs", include_in_schema=False)
@@ -51,7 +51,8 @@ async def docs(request: Request):
 
 @router.get("/health", tags=["service"], summary="Whether the service is ready", response_model=None,
             responses={200: {"model": Health}})
-async def health(state: ServiceState = Depends(service_state)):
+async def health(request: Request):
+    state = service_state(request)
     return json_response({"status": "ok", "vintage": state.default_vintage, "vintages": state.vintages,
                           "postcode_index": {str(k): bool(val) for k, val in state.indexed.items()},
                           "startup_seconds": round(state.startup_seconds, 3)})

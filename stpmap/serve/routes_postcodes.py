@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Optional, Union
 
-from fastapi import APIRouter, Depends, Path as PathParam, Query
+from fastapi import APIRouter, Path as PathParam, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -47,8 +47,10 @@ def _record_response(state: ServiceState, record: dict) -> Response:
                404: {"model": PostcodeError, "description": "A valid postcode that is not in the directory (status not_found)"},
                422: {"model": ErrorBody, "description": "Invalid parameters"}},
 )
-async def get_postcode(postcode: str = PathParam(description="A UK postcode in any case or spacing, e.g. NG1 5DT"),
-                       vintage: Optional[str] = vintage_query(), state: ServiceState = Depends(service_state)):
+async def get_postcode(request: Request,
+                       postcode: str = PathParam(description="A UK postcode in any case or spacing, e.g. NG1 5DT"),
+                       vintage: Optional[str] = vintage_query()):
+    state = service_state(request)
     v = state.resolve_vintage(vintage)
     if not state.indexed[v]:
         await run_in_threadpool(state.ensure_index, v)
@@ -61,8 +63,8 @@ async def get_postcode(postcode: str = PathParam(description="A UK postcode in a
                      "headers": {"X-Attribution": {"schema": {"type": "string"}}}},
                **error_responses(400, 413, 422)},
 )
-async def post_postcodes(body: PostcodesIn, vintage: Optional[str] = vintage_query(),
-                         state: ServiceState = Depends(service_state)):
+async def post_postcodes(request: Request, body: PostcodesIn, vintage: Optional[str] = vintage_query()):
+    state = service_state(request)
     v = state.resolve_vintage(vintage)
     postcodes = body.postcodes
     if len(postcodes) > MAX_POSTCODES:
@@ -98,6 +100,7 @@ def _bulk_body(state: ServiceState, postcodes: list, vintage: int) -> bytes:
                **error_responses(400, 422)},
 )
 async def get_point(
+    request: Request,
     lat: Optional[float] = Query(None, ge=-90, le=90, allow_inf_nan=False, description="Latitude, WGS84 degrees"),
     lon: Optional[float] = Query(None, ge=-180, le=180, allow_inf_nan=False, description="Longitude, WGS84 degrees"),
     easting: Optional[float] = Query(None, ge=-1e7, le=1e7, allow_inf_nan=False, description="British National Grid easting, metres"),
@@ -106,8 +109,8 @@ async def get_point(
     y: Optional[float] = Query(None, ge=-1e9, le=1e9, allow_inf_nan=False, description="Y in `crs`"),
     crs: Optional[str] = Query(None, max_length=200, description="CRS of x and y, e.g. EPSG:3857"),
     vintage: Optional[str] = vintage_query(),
-    state: ServiceState = Depends(service_state),
 ):
+    state = service_state(request)
     v = state.resolve_vintage(vintage)
     given = {k for k, val in (("lat", lat), ("lon", lon), ("easting", easting), ("northing", northing),
                               ("x", x), ("y", y), ("crs", crs)) if val is not None}

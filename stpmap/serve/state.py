@@ -4,7 +4,7 @@
 :class:`VintageData`: the footprint records, their web geometry (simplified,
 WGS84) with the GeoJSON built from it, and the member CCGs and local
 authorities; besides, the postcode index of each vintage and the map page.
-Routes reach it through the :func:`service_state` dependency.
+Routes reach it with :func:`service_state`.
 """
 
 from __future__ import annotations
@@ -221,6 +221,6 @@ def _render_page(state: ServiceState) -> bytes:
     return html.replace("{{CONFIG}}", text).encode("utf-8")
 
 
-async def service_state(request: Request) -> ServiceState:
-    """The app's :class:`ServiceState`, for routes (``Depends(service_state)``)."""
+def service_state(request: Request) -> ServiceState:
+    """The :class:`ServiceState` of the app answering ``request``."""
     return request.app.state.stpmap
