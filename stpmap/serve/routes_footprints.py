@@ -22,7 +22,7 @@ router = APIRouter(default_response_class=Response)
 GROUP_QUERY = Query(None, max_length=200, description='A named group, e.g. "East of England" or "nhs_region:London"; '
                                                       "an unknown one is a 400 listing the valid ones.")
 FULL_QUERY = Query(False, description=f"Atlas resolution instead of the web geometry (simplified at {WEB_TOLERANCE_M:.0f} m)")
-CODE_PATH = "Footprint code (E54...) or ODS code"
+_CODE_DESCRIPTION = "Footprint code (E54...) or ODS code"
 _GEOJSON_HEADERS = {"Cache-Control": "public, max-age=3600"}
 
 
@@ -74,7 +74,7 @@ async def all_geojson(request: Request, vintage: Optional[str] = vintage_query()
 # Before /footprints/{code}, which would otherwise take "E54000014.geojson" for a code.
 @router.get("/footprints/{code}.geojson", tags=["footprints"], summary="One footprint as GeoJSON (WGS84)",
             response_model=None, responses={200: {"model": FeatureCollection, "content": {GEOJSON_TYPE: {}}}, **error_responses(400, 404, 422)})
-async def one_geojson(request: Request, code: str = PathParam(description=CODE_PATH),
+async def one_geojson(request: Request, code: str = PathParam(description=_CODE_DESCRIPTION),
                       vintage: Optional[str] = vintage_query(), full: bool = FULL_QUERY):
     data = _vintage_data(request, vintage)
     c = data.resolve_code(code)
@@ -85,7 +85,7 @@ async def one_geojson(request: Request, code: str = PathParam(description=CODE_P
 
 @router.get("/footprints/{code}", tags=["footprints"], summary="One footprint with its CCGs and local authorities",
             response_model=None, responses={200: {"model": FootprintDetail}, **error_responses(400, 404, 422)})
-async def one_footprint(request: Request, code: str = PathParam(description=CODE_PATH),
+async def one_footprint(request: Request, code: str = PathParam(description=_CODE_DESCRIPTION),
                         vintage: Optional[str] = vintage_query()):
     data = _vintage_data(request, vintage)
     c = data.resolve_code(code)
