@@ -374,6 +374,29 @@ def test_docs_and_openapi(client):
     assert vintage["schema"]["enum"] == ["2017", "2021"] or "2017" in json.dumps(vintage)
 
 
+#: Every operation of the OpenAPI description, in order, as the app listed them before it was split into routers.
+OPERATIONS = [("/postcodes/{postcode}", "get"), ("/postcodes", "post"), ("/points", "get"), ("/footprints", "get"),
+              ("/footprints.geojson", "get"), ("/footprints/{code}.geojson", "get"), ("/footprints/{code}", "get"),
+              ("/health", "get")]
+
+
+def test_openapi_lists_the_same_paths_and_methods(client):
+    spec = client.get("/openapi.json").json()
+    assert [(path, method) for path, item in spec["paths"].items() for method in item] == OPERATIONS
+
+
+@pytest.mark.parametrize("default", [2017, 2021])
+def test_every_vintage_parameter_gives_the_vintages_and_the_app_default(atlas_cache, default):
+    spec = create_app(default).openapi()
+    params = [p for item in spec["paths"].values() for op in item.values() for p in op.get("parameters", ())
+              if p["name"] == "vintage"]
+    assert len(params) == len(OPERATIONS) - 1  # all but /health
+    for p in params:
+        assert p["in"] == "query" and p["schema"]["enum"] == ["2017", "2021"]
+        assert p["description"] == p["schema"]["description"] == (
+            f"Vintage of the geography: 2017 or 2021 (default {default}). An unknown one is a 400 that lists the valid ones.")
+
+
 def test_health(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["vintages"] == [2017, 2021]

@@ -1,0 +1,104 @@
+"""The errors of ``stpmap serve`` and how they are answered.
+
+Every error is JSON ``{"error": CODE, "message": TEXT, ...}``, never a
+traceback: routing errors (404, 405), bodies that are not JSON (400),
+parameters of the wrong type (422), too many postcodes (413), an unknown
+footprint (404), stpmap's own errors (400, or 503 when data cannot be
+loaded) and anything unexpected (500, details in the log only).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stpmap.errors import ChoiceError, DataError, StpmapError
+from stpmap.serve.responses import json_response
+from stpmap.serve.schemas import MAX_POSTCODES
+
+log = logging.getLogger("stpmap.serve")
+
+
+class FootprintNotFound(Exception):
+    """A footprint code that the vintage does not have (a 404); the message lists the valid ones."""
+
+
+class TooManyPostcodes(Exception):
+    """More than ``MAX_POSTCODES`` postcodes in one request (a 413); the argument is how many."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "error"
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    code = exc.status_code
+    if code == 404:
+        body = {"error": "not_found", "message": f"Nothing at {request.url.path}. The API is described at /docs."}
+    elif code == 405:
+        allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow") or ""
+        body = {"error": "method_not_allowed",
+                "message": f"{request.method} is not allowed on {request.url.path}"
+                           + (f"; use {allowed}." if allowed else ".")}
+    elif code == 400:  # e.g. a body that is not JSON
+        detail = exc.detail if isinstance(exc.detail, str) else "Bad request"
+        body = {"error": "bad_request",
+                "message": f"{detail.rstrip('.')}. Send JSON such as {{\"postcodes\": [\"NG1 5DT\"]}} "
+                           "with Content-Type: application/json. See /docs."}
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        body = {"error": _slug(detail), "message": detail}
+    return json_response(body, code, exc.headers)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    problems = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        where = f"{loc[0]} {'.'.join(loc[1:])}".strip() if loc else "request"
+        problems.append({"where": where, "problem": e.get("msg", "invalid")})
+    text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5]) or "invalid request"
+    return json_response({"error": "invalid_request", "message": f"Invalid request: {text}. See /docs.",
+                          "errors": problems[:50]}, 422)
+
+
+async def too_many_postcodes(request: Request, exc: TooManyPostcodes) -> Response:
+    n = exc.args[0]
+    return json_response({"error": "too_many_postcodes",
+                          "message": f"{n:,} postcodes sent; the limit is {MAX_POSTCODES:,} per request. "
+                                     "Split the list, or use `stpmap lookup --input FILE` for whole files.",
+                          "limit": MAX_POSTCODES}, 413)
+
+
+async def footprint_not_found(request: Request, exc: FootprintNotFound) -> Response:
+    return json_response({"error": "not_found", "message": str(exc)}, 404)
+
+
+async def stpmap_error(request: Request, exc: StpmapError) -> Response:
+    if isinstance(exc, DataError):
+        return json_response({"error": "data_unavailable", "message": str(exc)}, 503)
+    body = {"error": "bad_request", "message": str(exc)}
+    if isinstance(exc, ChoiceError):
+        body["valid"] = [str(c) for c in exc.choices]
+    return json_response(body, 400)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("stpmap serve: error answering %s %s", request.method, request.url.path)
+    return json_response({"error": "internal_error",
+                          "message": "The server failed to answer this request; the details are in its log."}, 500)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` as JSON."""
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(TooManyPostcodes, too_many_postcodes)
+    app.add_exception_handler(FootprintNotFound, footprint_not_found)
+    app.add_exception_handler(StpmapError, stpmap_error)
+    app.add_exception_handler(Exception, internal_error)

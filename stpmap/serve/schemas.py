@@ -1,0 +1,153 @@
+"""The shapes of requests and answers of ``stpmap serve``, for its OpenAPI description.
+
+The models describe the API (``/openapi.json``, ``/docs``, and so the
+schemathesis tests); answers are written directly as JSON bytes, not
+validated through them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Most postcodes one ``POST /postcodes`` may ask for.
+MAX_POSTCODES = 10_000
+
+
+class PostcodeResult(BaseModel):
+    """One lookup record: the keys of ``stpmap lookup --format json``."""
+
+    postcode: Optional[str] = Field(None, description="The postcode normalised (upper case, one space), or the input if invalid")
+    status: Literal["ok", "invalid", "not_found", "outside_england", "no_coordinates", "pseudo"]
+    message: str = Field(description="What the status means for this postcode, in words")
+    footprint_code: Optional[str] = Field(None, description="STP footprint code (E54...)")
+    footprint_name: Optional[str] = None
+    ccg_code: Optional[str] = Field(None, description="CCG code (E38...)")
+    ccg_ods_code: Optional[str] = Field(None, description="CCG ODS code (e.g. 04K)")
+    ccg_name: Optional[str] = None
+    lad_code: Optional[str] = Field(None, description="Local authority district code")
+    lad_name: Optional[str] = None
+    region: Optional[str] = Field(None, description="ONS region")
+    easting: Optional[float] = Field(None, description="British National Grid, metres")
+    northing: Optional[float] = None
+    latitude: Optional[float] = Field(None, description="WGS84 degrees")
+    longitude: Optional[float] = None
+    method: Optional[str] = Field(None, description="How the footprint was found")
+    distance_m: Optional[float] = Field(None, description="Distance to the footprint when assigned to the nearest one")
+
+
+class PostcodeError(PostcodeResult):
+    """A lookup record for a postcode that is ``invalid`` (400) or ``not_found`` (404)."""
+
+    error: str = Field(description="The status: invalid or not_found")
+
+
+class ErrorBody(BaseModel):
+    """Every error: a short code and a message saying what is wrong and what to do."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    message: str
+
+
+class PostcodesIn(BaseModel):
+    postcodes: list[Optional[str]] = Field(
+        description=f"Up to {MAX_POSTCODES:,} postcodes, any case and spacing",
+        examples=[["NG1 5DT", "sw1a1aa"]],
+    )
+
+
+class PostcodesOut(BaseModel):
+    vintage: int
+    count: int
+    statuses: dict[str, int] = Field(description="How many results have each status")
+    attribution: str
+    results: list[PostcodeResult] = Field(description="One record per input postcode, in input order")
+
+
+class Footprint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str
+    name: str
+    population: Optional[int] = None
+    region: Optional[str] = None
+    nhs_region: Optional[str] = None
+    ccg_count: Optional[int] = None
+    lad_count: Optional[int] = None
+
+
+class FootprintList(BaseModel):
+    vintage: int
+    count: int
+    group: Optional[str] = None
+    attribution: str
+    population_source: str
+    footprints: list[Footprint]
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str
+    name: str
+    population: Optional[int] = None
+
+
+class FootprintDetail(Footprint):
+    attribution: str
+    population_source: str
+    bbox: list[float] = Field(description="[west, south, east, north] in WGS84 degrees")
+    ccgs: list[Member]
+    local_authorities: list[Member] = Field(description="Districts with people in the footprint; population is the part inside it")
+
+
+class FeatureCollection(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+    attribution: str
+    vintage: int
+
+
+class Health(BaseModel):
+    status: str
+    vintage: int
+    vintages: list[int]
+    postcode_index: dict[str, bool]
+    startup_seconds: float
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request (e.g. an unknown vintage or group; the message lists the valid ones)",
+    404: "Not found", 413: "Request too large", 422: "A parameter or the body is not of the right type",
+    503: "The data could not be loaded",
+}
+
+
+def error_responses(*codes: int) -> dict:
+    """The ``responses`` entries of a route for these error status codes."""
+    return {c: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[c]} for c in codes}
+
+
+def vintage_query():
+    """The ``?vintage=`` parameter of every API route.
+
+    The routes are shared by every app, while the valid vintages and the
+    default are each app's: :func:`describe_vintages` writes them into the
+    app's OpenAPI document in place of the stand-ins given here.
+    """
+    return Query(None, description="Vintage of the geography.", json_schema_extra={"enum": []})
+
+
+def describe_vintages(openapi: dict, vintages: list[int], default: int) -> dict:
+    """Fill the valid ``vintages`` and the ``default`` into every ``?vintage=`` parameter of ``openapi``."""
+    choices = [str(v) for v in vintages]
+    text = (f"Vintage of the geography: {' or '.join(choices)} (default {default}). "
+            "An unknown one is a 400 that lists the valid ones.")
+    for operation in (op for item in openapi.get("paths", {}).values() for op in item.values()):
+        for param in operation.get("parameters", ()):
+            if param["name"] == "vintage" and param["in"] == "query":
+                param["description"] = text
+                param["schema"].update(description=text, enum=choices)
+    return openapi
