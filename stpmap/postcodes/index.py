@@ -270,13 +270,21 @@ def build_directory(progress: bool = False) -> Path:
     return target
 
 
-def _identity(folder) -> tuple | None:
+@functools.lru_cache(maxsize=16)
+def _paths(root: str, name: str) -> tuple[str, str]:
+    """A postcode cache folder and its manifest, as text, in the cache folder
+    ``root`` (the one in force: the key, as paths are slow to build on each lookup)."""
+    folder = _cache.postcodes_folder(name)
+    return str(folder), str(folder / _cache.MANIFEST)
+
+
+def _identity(manifest: str) -> tuple | None:
     """The identity of a cache folder's manifest (inode, size, modification
     time), None when it has none: cheap to read, and new whenever the folder
     is rebuilt (a build swaps a whole new folder in), so that what is kept in
     memory is keyed by it."""
     try:
-        st = os.stat(os.path.join(folder, _cache.MANIFEST))
+        st = os.stat(manifest)
     except OSError:
         return None
     return st.st_ino, st.st_size, st.st_mtime_ns
@@ -284,8 +292,8 @@ def _identity(folder) -> tuple | None:
 
 def directory() -> Directory:
     """The postcode directory (built into the cache on first use)."""
-    folder = _cache.postcodes_folder("directory")
-    return _directory_at(str(folder), _identity(folder))
+    folder, manifest = _paths(str(_cache.root()), "directory")
+    return _directory_at(folder, _identity(manifest))
 
 
 @functools.lru_cache(maxsize=2)
@@ -576,15 +584,9 @@ def build_vintage(vintage: int, progress: bool = False) -> Path:
 def vintage_index(vintage=None) -> VintageIndex:
     """The vintage's postcode placements (built into the cache on first use)."""
     vintage = registry().check_vintage(vintage)
-    folder = str(_vintage_folder(vintage))
-    return _vintage_at(vintage, folder, _identity(folder), _identity(_directory_beside(folder)))
-
-
-@functools.lru_cache(maxsize=8)
-def _directory_beside(vintage_folder: str) -> str:
-    """The directory folder of the cache that holds ``vintage_folder`` (the
-    cache folder in force when first asked, which is the one that holds it)."""
-    return str(_cache.postcodes_folder("directory"))
+    root = str(_cache.root())
+    folder, manifest = _paths(root, f"v{vintage}")
+    return _vintage_at(vintage, folder, _identity(manifest), _identity(_paths(root, "directory")[1]))
 
 
 @functools.lru_cache(maxsize=4)
@@ -617,4 +619,4 @@ def clear_memo() -> None:
     with _lock:
         _directory_at.cache_clear()
         _vintage_at.cache_clear()
-        _directory_beside.cache_clear()
+        _paths.cache_clear()
