@@ -592,7 +592,10 @@ def vintage_index(vintage=None) -> VintageIndex:
 @functools.lru_cache(maxsize=4)
 def _vintage_at(vintage: int, folder: str, identity, directory_identity) -> VintageIndex:
     """The vintage index in ``folder``, loaded (or built) once for each
-    identity of its manifest and of the directory's."""
+    identity of its manifest and of the directory's (those are only the key).
+
+    Threads that miss at once load in turn under the lock; only the first can
+    build, the others then find the cache current."""
     with _lock:
         postcode_directory = directory()
         reasons = _results.REASONS
