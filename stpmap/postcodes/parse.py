@@ -1,12 +1,12 @@
-"""UK postcode text: normalising, checking the shape, and packing into integers.
+"""UK postcode text: its canonical form, checking the shape, and packing into integers.
 
 A postcode is an *outward* code (``NG1``, ``SW1A``: one or two letters, a
 digit, then a letter or digit or nothing) and an *inward* code (``5DT``: a
 digit and two letters). Input in any case and spacing is accepted::
 
-    >>> normalise(" ng15dt ")
+    >>> canonical_postcode(" ng15dt ")
     'NG1 5DT'
-    >>> normalise("not a postcode") is None
+    >>> canonical_postcode("not a postcode") is None
     True
 
 For speed in bulk, :func:`parse` works on whole arrays with NumPy: each
@@ -69,11 +69,11 @@ def compact(text) -> str:
     return _SPACE.sub("", str(text)).upper()
 
 
-def normalise(text) -> str | None:
-    """The postcode in its standard form (``'NG1 5DT'``), or None if it is not
+def canonical_postcode(text) -> str | None:
+    """The postcode in its canonical form (``'NG1 5DT'``), or None if it is not
     the shape of a UK postcode.
 
-    >>> normalise("sw1a1aa")
+    >>> canonical_postcode("sw1a1aa")
     'SW1A 1AA'
     """
     s = compact(text)
@@ -95,8 +95,8 @@ def inward_code(inward: str) -> int:
     return (ord(inward[0]) - 48) * 676 + (ord(inward[1]) - 65) * 26 + (ord(inward[2]) - 65)
 
 
-def keys(postcode: str) -> tuple[int, int]:
-    """Outward key and inward code of a normalised postcode."""
+def index_keys(postcode: str) -> tuple[int, int]:
+    """Outward key and inward code of a canonical postcode (they address the postcode index)."""
     out, inw = postcode.split(" ")
     return outward_key(out), inward_code(inw)
 
@@ -226,7 +226,7 @@ class Parsed:
         return len(self.valid)
 
     def postcodes(self):
-        """The normalised postcode of each valid row, the input text of the others
+        """The canonical postcode of each valid row, the input text of the others
         (null where the input was missing), as a pyarrow string array."""
         import pyarrow.compute as pc
 
