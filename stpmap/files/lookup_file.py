@@ -86,14 +86,14 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_paths(input, output) -> tuple[Path, Path, FileFormat]:
-    """The input path (checked to be a file of a known format), the output path and its format."""
+def _check_paths(input, output) -> tuple[Path, FileFormat, Path, FileFormat]:
+    """The input (checked to be a file of a known format) and the output, with their formats."""
     path = Path(input)
     if not path.exists():
         raise InputError(f"The input file {str(path)!r} does not exist. Check the path.")
     if path.is_dir():
         raise InputError(f"{str(path)!r} is a folder. Give one file, or use --engine dask for a folder of files.")
-    file_format(path, "input")
+    in_fmt = file_format(path, "input")
     out = Path(output) if output is not None else default_output(path)
     out_fmt = file_format(out, "output")
     if out.is_dir():
@@ -102,7 +102,7 @@ def _check_paths(input, output) -> tuple[Path, Path, FileFormat]:
         raise InputError(f"The output {str(out)!r} is the input file. Give another --output; stpmap never overwrites its input.")
     if not out.parent.exists() and str(out.parent) not in ("", "."):
         raise InputError(f"The output folder {str(out.parent)!r} does not exist. Create it first or give another --output.")
-    return path, out, out_fmt
+    return path, in_fmt, out, out_fmt
 
 
 def _check_xlsx_rows(source: InputFile, out: Path) -> None:
@@ -119,8 +119,7 @@ def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet
     column, name clashes, the encoding, the vintage and the XLSX row limit."""
     from stpmap.data.registry import registry
 
-    path, out, out_fmt = _check_paths(input, output)
-    in_fmt = file_format(path, "input")
+    path, in_fmt, out, out_fmt = _check_paths(input, output)
     if sheet is not None and in_fmt.kind != "xlsx":
         raise InputError(f"--sheet is for XLSX input; {path.name} is {in_fmt.kind.upper()}.")
     if int(chunk_rows) < 1:
