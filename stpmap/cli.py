@@ -278,14 +278,14 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
     if engine == "dask":
         if encoding or sheet:
             raise InputError("--encoding and --sheet are for --engine pandas; the dask engine reads UTF-8 CSV and Parquet.")
-        from stpmap.files import lookup_folder as _bulk_dask
+        from stpmap.files.lookup_folder import lookup_folder
 
-        summary = _bulk_dask.lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
+        summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
     else:
-        from stpmap.files import lookup_file as _bulk
+        from stpmap.files.lookup_file import lookup_file
 
-        summary = _bulk.lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
-                                    encoding=encoding, sheet=sheet)
+        summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
+                              encoding=encoding, sheet=sheet)
     _print_summary(summary)
 
 

@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 
 from stpmap.errors import InputError
-from stpmap.files.lookup_file import check_collisions, file_format, guess_column, resolve_column, result_names, result_types, results_frame
+from stpmap.files import kernel
+from stpmap.files.read import file_format
 
 
 def _input_files(input) -> tuple[list[Path], str, str | None, str]:
@@ -64,6 +65,98 @@ def _input_files(input) -> tuple[list[Path], str, str | None, str]:
     return files, kind, delimiter, where
 
 
+def _output_folder(input, output, files: list[Path]) -> Path:
+    """The output folder, checked: new or empty, and neither inside nor holding the input."""
+    if output is None:
+        given = Path(str(input))
+        if not given.is_dir():
+            raise InputError("Give the output folder with --output FOLDER (output=...) when the input is a glob or a file.")
+        output = given.parent / f"{given.name}-stpmap"
+    out = Path(output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"The output {str(out)!r} already exists and is not an empty folder. "
+                         "Give a new folder name, or remove it first.")
+    out_abs = out.resolve()
+    inside = Path(str(input)).resolve() if Path(str(input)).is_dir() else None
+    for home in {f.resolve().parent for f in files}:
+        if out_abs == home or out_abs in home.parents or (inside is not None and inside in out_abs.parents):
+            raise InputError(f"The output folder {str(out)!r} is inside, or holds, the input folder {str(home)!r}. "
+                             "Give a folder outside the input, so that the input stays as it was.")
+    if not out_abs.parent.exists():
+        raise InputError(f"The folder {str(out.parent)!r} does not exist. Create it first or give another --output.")
+    return out
+
+
+def _read_frames(files: list[Path], kind: str, delimiter: str | None, where: str):
+    """The files as one dask DataFrame, a partition per file; CSV cells as text."""
+    import dask.dataframe as dd
+
+    paths = [str(f) for f in files]
+    try:
+        if kind == "parquet":
+            return dd.read_parquet(paths)
+        return dd.read_csv(paths, dtype=str, keep_default_na=False, na_filter=False, blocksize=None,
+                           sep=delimiter, encoding="utf-8", compression="infer")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the files of {where}: {exc}.") from None
+
+
+def _postcode_column_name(frames, column, prefix: str, where: str) -> str:
+    """The postcode column, checked to hold text, and no clash with the added names."""
+    columns = list(frames.columns)
+    name = columns[kernel.postcode_column(columns, column, where)]
+    kernel.check_collisions(columns, kernel.result_names(prefix), where)
+    dtype = frames._meta[name].dtype
+    if dtype.kind not in "OUS" and str(dtype) not in ("str", "string", "category"):
+        raise InputError(f"The column {name!r} of {where} holds {dtype}, not text. Postcodes are text; "
+                         "choose the column that holds them with --column NAME.")
+    return name
+
+
+def _look_up_partition(partition, column: str, vintage: int, prefix: str):
+    """One partition with the result columns added (runs on the workers)."""
+    import pandas as pd
+
+    frame = kernel.lookup_frame(partition[column].reset_index(drop=True), vintage)
+    return pd.concat([partition, kernel.results_frame(frame, prefix, index=partition.index)], axis=1)
+
+
+def _with_results(frames, column: str, vintage: int, prefix: str):
+    """The lazy frame with the result columns added, its dtypes declared."""
+    import pandas as pd
+
+    meta_in = frames._meta
+    meta = pd.concat([meta_in, kernel.empty_results_frame(prefix).set_axis(meta_in.index[:0])], axis=1)
+    return frames.map_partitions(_look_up_partition, column=column, vintage=vintage, prefix=prefix, meta=meta)
+
+
+def _write_folder(result, out: Path, status: str, custom_metadata: dict, where: str, scheduler):
+    """Write the partitions as Parquet under a temporary name renamed at the end;
+    return the status counts of every partition."""
+    import dask
+    import pandas as pd
+
+    out_abs = out.resolve()
+    tmp = out_abs.parent / f".{out_abs.name}.{os.getpid()}.stpmap-tmp"
+    write = result.to_parquet(str(tmp), write_index=False, compute=False, custom_metadata=custom_metadata)
+    # per-partition counts summed here: no shuffle, so any scheduler will do
+    counts_graph = result[status].map_partitions(lambda s: s.astype(object).value_counts(dropna=False),
+                                                 meta=pd.Series(dtype="int64", name="count"))
+    try:
+        try:
+            _, counts = dask.compute(write, counts_graph, scheduler=scheduler)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"A CSV file of {where} is not UTF-8 text ({exc}). The dask engine reads UTF-8: convert "
+                             "the files, or look each one up with --engine pandas --encoding cp1252.") from None
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return counts
+
+
 def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", scheduler=None) -> dict:
     """Look up the postcodes in ``column`` of every Parquet or CSV file of a folder
     (or glob) and write them, with the result columns added, as a folder of Parquet files.
@@ -86,101 +179,30 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
     ``vintage``, ``rows``, ``statuses`` (a count for each status), ``seconds``
     and ``attribution``.
     """
-    t0 = time.perf_counter()
-    import dask
-    import dask.dataframe as dd
-
-    from stpmap.postcodes import lookup as _lookup
-    from stpmap import settings as _settings
+    started = time.perf_counter()
     from stpmap.data.registry import registry
+    from stpmap.postcodes import lookup as _lookup
 
     files, kind, delimiter, where = _input_files(input)
-    if output is None:
-        src = Path(str(input))
-        if not src.is_dir():
-            raise InputError("Give the output folder with --output FOLDER (output=...) when the input is a glob or a file.")
-        output = src.parent / f"{src.name}-stpmap"
-    out = Path(output)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"The output {str(out)!r} already exists and is not an empty folder. "
-                         "Give a new folder name, or remove it first.")
-    out_abs = out.resolve()
-    homes = {f.resolve().parent for f in files}
-    inside = Path(str(input)).resolve() if Path(str(input)).is_dir() else None
-    for home in homes:
-        if out_abs == home or out_abs in home.parents or (inside is not None and inside in out_abs.parents):
-            raise InputError(f"The output folder {str(out)!r} is inside, or holds, the input folder {str(home)!r}. "
-                             "Give a folder outside the input, so that the input stays as it was.")
-    if not out_abs.parent.exists():
-        raise InputError(f"The folder {str(out.parent)!r} does not exist. Create it first or give another --output.")
-    v = registry().check_vintage(vintage)
+    out = _output_folder(input, output, files)
+    vintage = registry().check_vintage(vintage)
     prefix = "" if prefix is None else str(prefix)
+    frames = _read_frames(files, kind, delimiter, where)
+    column_name = _postcode_column_name(frames, column, prefix, where)
 
-    paths = [str(f) for f in files]
-    try:
-        if kind == "parquet":
-            ddf = dd.read_parquet(paths)
-        else:
-            ddf = dd.read_csv(paths, dtype=str, keep_default_na=False, na_filter=False, blocksize=None,
-                              sep=delimiter, encoding="utf-8", compression="infer")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read the files of {where}: {exc}.") from None
-    columns = list(ddf.columns)
-    col = columns[resolve_column(columns, column, where) if column is not None else guess_column(columns, where)]
-    names = result_names(prefix)
-    check_collisions(columns, names, where)
-    dtype = ddf._meta[col].dtype
-    if dtype.kind not in "OUS" and str(dtype) not in ("str", "string", "category"):
-        raise InputError(f"The column {col!r} of {where} holds {dtype}, not text. Postcodes are text; "
-                         "choose the column that holds them with --column NAME.")
-
-    _lookup.index(v)  # built here once: the workers load it from the cache
-    types = result_types(v)
+    _lookup.index(vintage)  # built here once: the workers load it from the cache
     attribution = registry().attribution(postcodes=True)
-
-    def part(pdf, col=col, v=v, types=types, prefix=prefix):
-        import pandas as pd
-
-        from stpmap.postcodes import lookup as _lookup
-
-        res = _lookup.lookup_many(pdf[col].reset_index(drop=True), vintage=v)
-        if len(res) != len(pdf):
-            raise RuntimeError(f"lookup_many returned {len(res)} rows for {len(pdf)} postcodes")
-        return pd.concat([pdf, results_frame(res, types, prefix, index=pdf.index)], axis=1)
-
-    import pandas as pd
-
-    meta_in = ddf._meta
-    meta_res = results_frame(_lookup.lookup_many(["NG1 5DT"], vintage=v), types, prefix).iloc[:0]
-    meta = pd.concat([meta_in, meta_res.set_axis(meta_in.index[:0])], axis=1)
-    result = ddf.map_partitions(part, meta=meta)
-
-    tmp = out_abs.parent / f".{out_abs.name}.{os.getpid()}.stpmap-tmp"
-    status = f"{prefix}status"
-    write = result.to_parquet(str(tmp), write_index=False, compute=False,
-                              custom_metadata={b"stpmap.attribution": attribution.encode(),
-                                               b"stpmap.vintage": str(v).encode(),
-                                               b"stpmap.postcode_column": str(col).encode()})
-    # per-partition counts summed here: no shuffle, so any scheduler will do
-    counts_graph = result[status].map_partitions(lambda s: s.astype(object).value_counts(dropna=False),
-                                                 meta=pd.Series(dtype="int64", name="count"))
-    try:
-        try:
-            _, counts = dask.compute(write, counts_graph, scheduler=scheduler)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"A CSV file of {where} is not UTF-8 text ({exc}). The dask engine reads UTF-8: convert "
-                             "the files, or look each one up with --engine pandas --encoding cp1252.") from None
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    result = _with_results(frames, column_name, vintage, prefix)
+    counts = _write_folder(result, out, f"{prefix}status", {b"stpmap.attribution": attribution.encode(),
+                                                             b"stpmap.vintage": str(vintage).encode(),
+                                                             b"stpmap.postcode_column": str(column_name).encode()},
+                           where, scheduler)
     statuses = {s: 0 for s in _lookup.STATUSES}
     for s, n in counts.groupby(level=0).sum().items():
         statuses[str(s)] = statuses.get(str(s), 0) + int(n)
     return {
         "input": str(input), "output": str(out), "format": "parquet", "files": len(files),
-        "partitions": result.npartitions, "column": str(col), "vintage": v, "rows": sum(statuses.values()),
-        "statuses": statuses, "seconds": time.perf_counter() - t0, "attribution": attribution,
+        "partitions": result.npartitions, "column": str(column_name), "vintage": vintage,
+        "rows": sum(statuses.values()), "statuses": statuses, "seconds": time.perf_counter() - started,
+        "attribution": attribution,
     }

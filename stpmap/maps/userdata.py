@@ -127,42 +127,29 @@ class Joined:
 # ------------------------------------------------------------------ reading
 
 
-def read_table(path, sheet=None) -> pd.DataFrame:
-    """Read a CSV (any common encoding; leading ``#`` comment lines skipped,
-    as in stpmap's own CSV output) or an Excel workbook as text columns.
+def read_table(path, sheet=None, *, encoding=None, encoding_option: str = "--encoding") -> pd.DataFrame:
+    """Read a CSV (leading ``#`` comment lines skipped, as in stpmap's own CSV
+    output; the delimiter taken from the header line) or an XLSX workbook as
+    text columns, empty cells missing.
 
-    Raises :class:`InputError` naming the file and the problem.
+    Text is UTF-8 (with or without BOM) unless ``encoding`` says otherwise
+    (e.g. "cp1252"); ``encoding_option`` is how the error for a file that does
+    not decode names the way to give it (the CLI flag). Raises
+    :class:`InputError` naming the file and the problem.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from stpmap.files import read as _read
+
     path = Path(path)
     if not path.exists():
         raise InputError(f"Data file {path} does not exist. Give the path of a CSV or XLSX file.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str)
-        elif suffix in (".csv", ".txt", ".tsv", ""):
-            raw = path.read_bytes()
-            for enc in ("utf-8-sig", "cp1252", "latin-1"):
-                try:
-                    text = raw.decode(enc)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            lines = text.splitlines()
-            skip = 0
-            while skip < len(lines) and lines[skip].lstrip().startswith("#"):
-                skip += 1
-            import io
-
-            sep = "\t" if suffix == ".tsv" else None
-            df = pd.read_csv(io.StringIO("\n".join(lines[skip:])), dtype=str, sep=sep, engine="python",
-                             keep_default_na=False, na_values=[""])
-        else:
-            raise InputError(f"Data file {path}: cannot read {suffix!r} files. Save it as CSV or XLSX.")
-    except InputError:
-        raise
-    except Exception as exc:  # pandas/openpyxl errors vary; name the file and the cause
-        raise InputError(f"Cannot read data file {path}: {exc}. Save it as CSV (UTF-8) or XLSX with one header row.") from exc
+    source = _read.open_figures(path, encoding=encoding, sheet=sheet, encoding_option=encoding_option)
+    table = pa.concat_tables([source.schema.empty_table(), *source.tables(1 << 20)])
+    missing = pa.scalar(None, pa.string())
+    columns = [pc.if_else(pc.equal(c, ""), missing, c) for c in table.columns]  # empty cells are missing
+    df = pa.Table.from_arrays(columns, names=table.column_names).to_pandas()
     if df.empty or len(df.columns) == 0:
         raise InputError(f"Data file {path} has no rows. It needs a header row and one row per area.")
     df.columns = [str(c).strip() for c in df.columns]

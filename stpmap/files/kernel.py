@@ -1,0 +1,149 @@
+"""The lookup of a file's postcodes, shared by the file and folder lookups:
+choosing the postcode column, naming and typing the result columns, looking up
+one chunk of postcodes and turning the answers into Arrow arrays (files) or
+plain pandas columns (dask partitions).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from stpmap.errors import InputError
+from stpmap.files.read import fold_case
+from stpmap.postcodes.lookup import RESULT_KEYS
+
+#: Words in a header that say a column holds postcodes (for guessing the column).
+POSTCODE_HINTS = ("postcode", "pcd")
+
+# The type of each result column as files hold it: lookup_many's numbers are
+# float64, everything else text. Declared here (rather than learnt by looking a
+# postcode up) until stpmap.postcodes declares its result schema itself.
+_NUMBER_KEYS = ("easting", "northing", "latitude", "longitude", "distance_m")
+RESULT_TYPES = {key: pa.float64() if key in _NUMBER_KEYS else pa.string() for key in RESULT_KEYS}
+
+
+# ------------------------------------------------------------------ columns
+
+
+def _quoted_list(names) -> str:
+    return ", ".join(repr(str(c)) for c in names) if len(names) else "(none)"
+
+
+def column_index(columns, column, where: str = "the input") -> int:
+    """Position of ``column`` in ``columns``: the exact name, else the one name
+    equal to it ignoring case and surrounding spaces. Errors list the columns.
+
+    >>> column_index(["id", "Postcode"], "postcode")
+    1
+    """
+    columns = [str(c) if c is not None else "" for c in columns]
+    exact = [i for i, c in enumerate(columns) if c == column]
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1:
+        raise InputError(f"The column {column!r} appears {len(exact)} times in {where}. "
+                         "Rename the copies so that each header is unique.")
+    loose = [i for i, c in enumerate(columns) if fold_case(c) == fold_case(column)]
+    if len(loose) == 1:
+        return loose[0]
+    if len(loose) > 1:
+        raise InputError(f"Several columns of {where} match {column!r} ignoring case: "
+                         f"{_quoted_list([columns[i] for i in loose])}. Give the exact name.")
+    raise InputError(f"No column {column!r} in {where}. Its columns are: {_quoted_list(columns)}. "
+                     "Give one of them with --column NAME.")
+
+
+def guess_postcode_column(columns, where: str = "the input") -> int:
+    """Position of the one column whose header mentions postcodes ("postcode", "pcd").
+
+    >>> guess_postcode_column(["id", "Patient Post Code", "gp"])
+    1
+    """
+    columns = [str(c) if c is not None else "" for c in columns]
+    keys = [fold_case(c).replace(" ", "").replace("_", "").replace("-", "") for c in columns]
+    hits = [i for i, k in enumerate(keys) if any(h in k for h in POSTCODE_HINTS)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise InputError(f"No column of {where} looks like postcodes (a header containing 'postcode' or 'pcd'). "
+                         f"Its columns are: {_quoted_list(columns)}. Say which with --column NAME.")
+    raise InputError(f"Several columns of {where} could hold the postcodes: "
+                     f"{_quoted_list([columns[i] for i in hits])}. Say which with --column NAME.")
+
+
+def postcode_column(columns, column, where: str) -> int:
+    """``column`` found in ``columns``, or the one guessed when it is ``None``."""
+    return column_index(columns, column, where) if column is not None else guess_postcode_column(columns, where)
+
+
+def result_names(prefix: str = "") -> list[str]:
+    """Names of the columns the lookup adds, ``RESULT_KEYS`` with ``prefix``."""
+    return [f"{prefix}{key}" for key in RESULT_KEYS]
+
+
+def result_fields(prefix: str = "") -> list[pa.Field]:
+    """The Arrow fields of the added columns."""
+    return [pa.field(f"{prefix}{key}", kind) for key, kind in RESULT_TYPES.items()]
+
+
+def check_collisions(columns, names, where: str = "the input") -> None:
+    """Error if a result column would take the name of an input column."""
+    taken = {str(c) for c in columns}
+    clash = [n for n in names if n in taken]
+    if clash:
+        raise InputError(f"{where[0].upper()}{where[1:]} already has column(s) named {_quoted_list(clash)}, which the "
+                         "lookup adds. Give the added columns a prefix, e.g. --prefix stp_ (prefix='stp_' in Python).")
+
+
+# ------------------------------------------------------------------ lookups
+
+
+def lookup_frame(postcodes, vintage: int):
+    """``lookup_many``'s frame for ``postcodes``, checked to have one row per postcode."""
+    from stpmap.postcodes import lookup as _lookup
+
+    frame = _lookup.lookup_many(postcodes, vintage=vintage)
+    if len(frame) != len(postcodes):  # never lose or reorder rows silently
+        raise RuntimeError(f"lookup_many returned {len(frame)} rows for {len(postcodes)} postcodes")
+    return frame
+
+
+def status_counts(frame) -> dict[str, int]:
+    """How many rows of a lookup frame have each status."""
+    return {str(status): int(n) for status, n in frame["status"].value_counts().items()}
+
+
+def result_arrays(frame) -> list[pa.Array]:
+    """The result columns of a lookup frame as Arrow arrays of :data:`RESULT_TYPES`
+    (missing values null), converted once each."""
+    arrays = []
+    for key, kind in RESULT_TYPES.items():
+        array = pa.Array.from_pandas(frame[key])
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        arrays.append(array.cast(kind))
+    return arrays
+
+
+def results_frame(frame, prefix: str = "", index=None):
+    """A lookup frame with plain dtypes (text as pandas "str", numbers float64)
+    and prefixed names, for pandas and dask outputs."""
+    import pandas as pd
+
+    columns = {}
+    for key, kind in RESULT_TYPES.items():
+        s = frame[key]
+        if kind == pa.float64():
+            columns[f"{prefix}{key}"] = s.to_numpy(dtype="float64", na_value=float("nan"))
+        else:
+            columns[f"{prefix}{key}"] = s.astype("str").array
+    return pd.DataFrame(columns, index=index if index is not None else frame.index)
+
+
+def empty_results_frame(prefix: str = ""):
+    """:func:`results_frame` of no rows: the dtypes of the added columns."""
+    import pandas as pd
+
+    empty = pd.DataFrame({key: pd.Series([], dtype="float64" if kind == pa.float64() else "object")
+                          for key, kind in RESULT_TYPES.items()})
+    return results_frame(empty, prefix)
