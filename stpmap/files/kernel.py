@@ -10,16 +10,14 @@ import pyarrow as pa
 
 from stpmap.errors import InputError
 from stpmap.files.read import fold_case
-from stpmap.postcodes.lookup import RESULT_KEYS
+from stpmap.postcodes import results as _results
+from stpmap.postcodes.results import RESULT_KEYS
 
 #: Words in a header that say a column holds postcodes (for guessing the column).
 POSTCODE_HINTS = ("postcode", "pcd")
 
-# The type of each result column as files hold it: lookup_many's numbers are
-# float64, everything else text. Declared here (rather than learnt by looking a
-# postcode up) until stpmap.postcodes declares its result schema itself.
-_NUMBER_KEYS = ("easting", "northing", "latitude", "longitude", "distance_m")
-RESULT_TYPES = {key: pa.float64() if key in _NUMBER_KEYS else pa.string() for key in RESULT_KEYS}
+#: The Arrow type of each result column, as stpmap.postcodes.results declares it.
+RESULT_TYPES = {field.name: field.type for field in _results.result_schema()}
 
 
 # ------------------------------------------------------------------ columns
