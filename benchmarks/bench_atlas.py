@@ -26,7 +26,7 @@ def main() -> None:
         build = wall(STPMAP + ["data", "build", "--vintage", "2017"], env)[0]
         load_code = (
             "import time, stpmap.data.atlas as a, geopandas;"
-            "names = a.available_layers(2017); a._memo.clear();"
+            "names = a.available_layers(2017); a._read.cache_clear();"
             "t = time.perf_counter(); [a.layer(n, 2017) for n in names];"
             "print(time.perf_counter() - t)"
         )
