@@ -63,11 +63,6 @@ def is_current(folder: Path, expected: dict) -> bool:
     return m is not None and all(m.get(k) == v for k, v in expected.items())
 
 
-def stamp(folder: Path) -> str:
-    """When the folder's cache was built (its manifest's ``built``), or ''."""
-    return str((read_manifest(folder) or {}).get("built", ""))
-
-
 @contextmanager
 def writing(target: Path, manifest: dict):
     """Yield an empty temporary folder beside ``target``; on success write

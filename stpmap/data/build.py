@@ -45,6 +45,11 @@ NHS_LEVELS = (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_
 ATLAS_FORMAT = 2
 
 
+def layer_file(folder: Path, name: str) -> Path:
+    """Where the layer ``name`` is kept in an atlas folder."""
+    return folder / f"{name}.parquet"
+
+
 def expected_manifest() -> dict:
     """What an atlas built now records: a cache whose manifest differs is stale."""
     return {"registry": registry().fingerprint(), "format": ATLAS_FORMAT}
@@ -114,9 +119,9 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
     with _cache.writing(target, manifest) as tmp:
         for name, df in layers.items():
             if isinstance(df, gpd.GeoDataFrame):
-                df.to_parquet(tmp / f"{name}.parquet", index=False, write_covering_bbox=False)
+                df.to_parquet(layer_file(tmp, name), index=False, write_covering_bbox=False)
             else:
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
+                df.to_parquet(layer_file(tmp, name), index=False)
     return target
 
 

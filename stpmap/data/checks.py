@@ -11,11 +11,13 @@ from stpmap.data.registry import registry
 #: Overlap or gap between footprints tolerated, in square metres (float noise).
 AREA_TOLERANCE_M2 = 1.0
 
-FIX = "Fetch fresh copies with `stpmap data fetch --vintage {v}` (or check the mirror), then `stpmap data build --vintage {v}`."
+#: What to do when a check fails, said after every failure.
+HOW_TO_FIX = "Fetch fresh copies with `stpmap data fetch --vintage {v}` (or check the mirror), then `stpmap data build --vintage {v}`."
 
 
 def _fail(vintage: int, msg: str):
-    raise DataError(f"Building the {vintage} atlas failed: {msg} " + FIX.format(v=vintage))
+    """Stop the build, saying what is wrong and how to fix it."""
+    raise DataError(f"Building the {vintage} atlas failed: {msg} " + HOW_TO_FIX.format(v=vintage))
 
 
 def all_matched(df: pd.DataFrame, column: str, what: str, shown: str) -> None:

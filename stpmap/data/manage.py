@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stpmap import _cache
 from stpmap import settings as _settings
 from stpmap.data import atlas as _atlas
 from stpmap.data.registry import registry
@@ -18,8 +19,7 @@ def build(vintage=None, mirror=None, progress: bool = True):
     """Compile the vintage's atlas into the cache; returns its folder."""
     from stpmap.data.build import build as _build
 
-    path = _build(registry().check_vintage(vintage), mirror=mirror, progress=progress)
-    return path
+    return _build(registry().check_vintage(vintage), mirror=mirror, progress=progress)
 
 
 def info() -> dict:
@@ -27,7 +27,7 @@ def info() -> dict:
     from stpmap.data.sources import find_source
 
     reg = registry()
-    out = {"cache": str(_settings.cache_dir()), "mirror": str(_settings.mirror_folder() or ""), "vintages": {}}
+    out = {"cache": str(_cache.root()), "mirror": str(_settings.mirror_folder() or ""), "vintages": {}}
     for v in reg.vintages:
         m = _atlas.manifest(v)
         out["vintages"][v] = {
