@@ -1,7 +1,8 @@
-"""The public API: GeoDataFrames of footprints, CCGs, local authorities,
+"""The public frames: GeoDataFrames of footprints, CCGs, local authorities,
 regions and groups, in British National Grid (EPSG:27700).
 
-Every frame carries ``attrs["vintage"]`` and ``attrs["attribution"]``.
+Every frame carries ``attrs["vintage"]``, ``attrs["attribution"]`` and
+``attrs["population_source"]``.
 """
 
 from __future__ import annotations

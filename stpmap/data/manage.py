@@ -29,10 +29,9 @@ def info() -> dict:
     reg = registry()
     out = {"cache": str(_cache.root()), "mirror": str(_settings.mirror_folder() or ""), "vintages": {}}
     for v in reg.vintages:
-        m = _atlas.manifest(v)
         out["vintages"][v] = {
             "description": reg.vintage_info[v]["description"],
-            "atlas": ("built " + m["built"] + ("" if _atlas.is_current(v) else " (stale: registry changed)")) if m else "not built",
+            "atlas": _atlas_state(v),
             "datasets": {
                 role: {
                     "id": ds.id,
@@ -48,3 +47,11 @@ def info() -> dict:
         }
     out["attribution"] = reg.attribution(postcodes=True)
     return out
+
+
+def _atlas_state(vintage: int) -> str:
+    """'not built', 'built <when>', or 'built <when> (stale: registry changed)'."""
+    m = _atlas.manifest(vintage)
+    if not m:
+        return "not built"
+    return "built " + m["built"] + ("" if _atlas.is_current(vintage) else " (stale: registry changed)")
