@@ -132,14 +132,15 @@ def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
     if nhs_lookup is not None:
         nhs_lookup = nhs_lookup.drop(columns=["ccg_name"], errors="ignore")
     lsoa = _lsoas(data, region_lookup, nhs_lookup)
+    stp_region = _shares(lsoa, "stp_code", "region_code", "region")
     ccg = _ccgs(data, lsoa, nhs_lookup)
-    stp = _footprints(vintage, data, ccg, lsoa, nhs_lookup)
+    stp = _footprints(vintage, data, ccg, lsoa, stp_region, nhs_lookup)
     ccg = _ordered_ccgs(vintage, ccg)
     lad = _districts(vintage, data["lad_boundaries"], region_lookup, lsoa, stp)
     layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": _regions(vintage, lad, region_lookup, lsoa, stp)}
     if nhs_lookup is not None:
         layers.update(_nhs_regions(vintage, ccg, nhs_lookup, lsoa, stp))
-    layers.update(_tables(lsoa))
+    layers.update(_tables(lsoa, stp_region))
     return layers
 
 
@@ -182,7 +183,7 @@ def _ordered_ccgs(vintage: int, ccg: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return ccg[first + [c for c in ccg.columns if c not in {*first, "geometry"}] + ["geometry"]]
 
 
-def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFrame,
+def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFrame, stp_region: pd.DataFrame,
                 nhs_lookup: pd.DataFrame | None) -> gpd.GeoDataFrame:
     """The ``stp`` layer: the official boundaries (2021) or the union of each
     footprint's CCGs (2017), with names, population, regions and counts."""
@@ -197,7 +198,7 @@ def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFr
     if "stp_ods" in names:
         stp["ods_code"] = stp["stp_code"].map(names["stp_ods"])
     stp = stp.merge(lsoa.groupby("stp_code")[POP_COLUMNS].sum(), left_on="stp_code", right_index=True, how="left")
-    region = _majority(_shares(lsoa, "stp_code", "region_code", "region"), "stp_code", "region_code", "region", "region")
+    region = _majority(stp_region, "stp_code", "region_code", "region", "region")
     stp = stp.merge(region, left_on="stp_code", right_index=True, how="left")
     if nhs_lookup is not None:
         for key, label in NHS_LEVELS:
@@ -257,21 +258,20 @@ def _nhs_regions(vintage: int, ccg: gpd.GeoDataFrame, nhs_lookup: pd.DataFrame, 
     return layers
 
 
-def _tables(lsoa: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _tables(lsoa: pd.DataFrame, stp_region: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The tables of parts: each district and ONS region inside each
-    footprint (``stp_lad``, ``stp_region``) and each district inside each CCG
-    (``ccg_lad``), by population."""
+    footprint (``stp_lad``, ``stp_region``: from :func:`_shares`) and each
+    district inside each CCG (``ccg_lad``), by population."""
     lad_names = lsoa.drop_duplicates("lad_code").set_index("lad_code")["lad_name"]
     stp_lad = lsoa.groupby(["stp_code", "lad_code"], as_index=False)["population"].sum()
     stp_lad["lad_name"] = stp_lad["lad_code"].map(lad_names)
     lad_population = stp_lad["lad_code"].map(lsoa.groupby("lad_code")["population"].sum())
     stp_lad["share_of_lad"] = (stp_lad["population"] / lad_population).round(6)
-    stp_region = _shares(lsoa, "stp_code", "region_code", "region").rename(columns={"share": "share_of_stp"})
     ccg_lad = lsoa.groupby(["ccg_code", "lad_code"], as_index=False)["population"].sum()
     lsoa_counts = lsoa.groupby(["ccg_code", "lad_code"]).size()
     ccg_lad["lsoa_count"] = ccg_lad.set_index(["ccg_code", "lad_code"]).index.map(lsoa_counts).to_numpy()
     return {
         "stp_lad": stp_lad.sort_values(["stp_code", "population"], ascending=[True, False], ignore_index=True),
-        "stp_region": stp_region,
+        "stp_region": stp_region.rename(columns={"share": "share_of_stp"}),
         "ccg_lad": ccg_lad.sort_values(["ccg_code", "lad_code"], ignore_index=True),
     }
