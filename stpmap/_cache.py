@@ -63,11 +63,6 @@ def is_current(folder: Path, expected: dict) -> bool:
     return m is not None and all(m.get(k) == v for k, v in expected.items())
 
 
-def stamp(folder: Path) -> str:
-    """When the folder's cache was built (its manifest's ``built``), or ''."""
-    return str((read_manifest(folder) or {}).get("built", ""))
-
-
 @contextmanager
 def writing(target: Path, manifest: dict):
     """Yield an empty temporary folder beside ``target``; on success write
@@ -89,11 +84,17 @@ def writing(target: Path, manifest: dict):
 
 def replace_folder(tmp: Path, target: Path) -> None:
     """Move the finished folder ``tmp`` to ``target``, replacing any older one,
-    so that readers never see a half-written cache folder."""
+    so that readers never see a half-written cache folder; if the move fails,
+    the older one is put back."""
     old = None
     if target.exists():
         old = target.with_name(f".old-{target.name}-{os.getpid()}")
         target.rename(old)
-    tmp.rename(target)
+    try:
+        tmp.rename(target)
+    except BaseException:
+        if old is not None:
+            old.rename(target)  # keep the previous cache rather than none
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

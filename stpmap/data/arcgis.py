@@ -3,11 +3,16 @@
 Each dataset in the registry names its FeatureServer service. A download asks
 ``{base}/{service}/FeatureServer/0/query`` for the feature count, then pages
 through the features with ``resultOffset`` / ``resultRecordCount`` until the
-server says ``exceededTransferLimit`` is false. Failed requests (network
-errors, HTTP 429 and 5xx, ArcGIS error bodies) are tried again with
-exponential backoff; every request has a timeout. The result is checked
-against the registry's expected count and written to ``<dest>.part`` first,
-then renamed: an interrupted download never leaves a file that looks complete.
+server says ``exceededTransferLimit`` is false.
+
+Failed requests are tried again by urllib3's :class:`~urllib3.util.Retry` on
+the session (network errors, time-outs, HTTP 429 and 5xx, with exponential
+backoff and the server's ``Retry-After``); an answer that arrives broken (cut
+short, not JSON, or an ArcGIS error body sent with HTTP 200) is asked for
+again with the same policy. Every request has a timeout. The result is
+checked against the registry's expected count and written to
+``<dest>.part`` first, then renamed: an interrupted download never leaves a
+file that looks complete.
 
 Boundaries are saved as GeoJSON (EPSG:4326), tables as CSV.
 """
@@ -17,21 +22,20 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.util import Retry
 
 from stpmap import settings as _settings
 from stpmap.errors import DataError
 from stpmap.data.registry import Dataset, registry
 
 USER_AGENT = "stpmap (https://pypi.org/project/stpmap/)"
-RETRY_STATUS = {429, 500, 502, 503, 504}
-
-
-class _Retryable(Exception):
-    pass
+#: HTTP statuses that mean "try again later": rate limited, or the server is struggling.
+RETRIED_STATUSES = (429, 500, 502, 503, 504)
 
 
 def query_url(ds: Dataset) -> str:
@@ -39,36 +43,84 @@ def query_url(ds: Dataset) -> str:
     return f"{base}/{ds.service}/FeatureServer/0/query"
 
 
+def _retry_policy() -> Retry:
+    """How often and how patiently a request is tried again (from :mod:`stpmap.settings`)."""
+    return Retry(
+        total=_settings.retries,
+        status_forcelist=RETRIED_STATUSES,
+        backoff_factor=_settings.backoff,
+        respect_retry_after_header=True,
+        allowed_methods=("GET",),
+        raise_on_status=False,  # the last failed answer comes back, so its status can be named
+    )
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = HTTPAdapter(max_retries=_retry_policy())
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """Name what went wrong, e.g. ``ReadTimeout: ... Read timed out. (read timeout=60)``."""
+    reason = exc.args[0] if exc.args else exc
+    if isinstance(reason, MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    if isinstance(reason, ReadTimeoutError):
+        return f"ReadTimeout: {reason}"
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return f"ConnectTimeout: {reason}"
+    return f"{type(exc).__name__}: {reason}"
+
+
+def _arcgis_error(body) -> str | None:
+    """The error an ArcGIS answer carries in its body (with HTTP 200), or None."""
+    if isinstance(body, dict) and "error" in body:
+        err = body["error"] or {}
+        return f"ArcGIS error {err.get('code', '')}: {err.get('message', err)}"
+    return None
+
+
 def _get_json(session: requests.Session, url: str, params: dict, what: str) -> dict:
-    """GET ``url`` and decode JSON, retrying transient failures."""
-    attempts = _settings.retries + 1
-    last = ""
-    for attempt in range(attempts):
+    """GET ``url`` and decode its JSON. The session's adapter retries failed
+    requests; an answer that arrives broken is asked for again here."""
+    give_up = (
+        f"{what}: gave up after {_settings.retries + 1} attempts ({{}}) at {url}. Check your connection, "
+        "or download the file by hand and point --mirror / STPMAP_MIRROR at its folder."
+    )
+    again = _retry_policy()
+    while True:
         try:
-            r = session.get(url, params=params, timeout=_settings.timeout)
-            if r.status_code in RETRY_STATUS:
-                raise _Retryable(f"HTTP {r.status_code}")
+            # stream: the body is read below, so that a body cut short is retried too
+            r = session.get(url, params=params, timeout=_settings.timeout, stream=True)
+        except requests.RequestException as exc:
+            raise DataError(give_up.format(_describe(exc))) from exc
+        with r:
+            if r.status_code in RETRIED_STATUSES:
+                raise DataError(give_up.format(f"HTTP {r.status_code}"))
             if r.status_code != 200:
                 raise DataError(f"{what}: the server answered HTTP {r.status_code} for {r.url}.")
             try:
                 body = r.json()
-            except ValueError:
-                raise _Retryable("the answer was not JSON") from None
-            if isinstance(body, dict) and "error" in body:
-                err = body["error"] or {}
-                raise _Retryable(f"ArcGIS error {err.get('code', '')}: {err.get('message', err)}")
+                problem = _arcgis_error(body)
+            except ValueError:  # before RequestException: requests' JSONDecodeError is both
+                problem = "the answer was not JSON"
+            except requests.RequestException as exc:
+                problem = _describe(exc)
+        if problem is None:
             return body
-        except (requests.ConnectionError, requests.Timeout, _Retryable) as exc:
-            last = f"{type(exc).__name__}: {exc}" if not isinstance(exc, _Retryable) else str(exc)
-            if attempt + 1 < attempts:
-                time.sleep(_settings.backoff * 2**attempt)
-    raise DataError(
-        f"{what}: gave up after {attempts} attempts ({last}) at {url}. Check your connection, "
-        "or download the file by hand and point --mirror / STPMAP_MIRROR at its folder."
-    )
+        try:
+            again = again.increment("GET", url)
+        except MaxRetryError:
+            raise DataError(give_up.format(problem)) from None
+        again.sleep()
 
 
-def _exceeded(body: dict) -> bool:
+def _more_features_follow(body: dict) -> bool:
+    """The page's ``exceededTransferLimit``: top level in Esri JSON, under ``properties`` in GeoJSON."""
     if "exceededTransferLimit" in body:
         return bool(body["exceededTransferLimit"])
     return bool((body.get("properties") or {}).get("exceededTransferLimit", False))
@@ -92,7 +144,7 @@ def _pages(session, ds: Dataset, total: int, bar):
             params["outSR"] = 4326
         body = _get_json(session, url, params, f"Downloading {ds.id} ({ds.title}), features from {offset}")
         features = body.get("features") or []
-        more = _exceeded(body)
+        more = _more_features_follow(body)
         if more and not features:
             raise DataError(
                 f"Downloading {ds.id}: the server said more features follow offset {offset} but sent none."
@@ -116,9 +168,7 @@ def download_dataset(ds: Dataset, dest: Path, progress: bool = True) -> Path:
         raise DataError(f"Dataset {ds.id} ({ds.title}) is not served by the ONS ArcGIS services.")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    with requests.Session() as session:
-        session.headers["User-Agent"] = USER_AGENT
+    with _session() as session:
         head = _get_json(
             session, query_url(ds), {"where": "1=1", "returnCountOnly": "true", "f": "json"},
             f"Counting the features of {ds.id} ({ds.title})",
@@ -139,6 +189,14 @@ def download_dataset(ds: Dataset, dest: Path, progress: bool = True) -> Path:
             f"Dataset {ds.id} ({ds.title}): downloaded {len(features)} features, expected {ds.count}. "
             "The download was incomplete; run `stpmap data fetch` again."
         )
+    _write(ds, features, dest)
+    return dest
+
+
+def _write(ds: Dataset, features: list, dest: Path) -> None:
+    """Save the features as GeoJSON (boundaries) or CSV (tables): written to
+    ``<dest>.part`` and renamed, so that no half-written file looks complete."""
+    part = dest.with_name(dest.name + ".part")
     try:
         if ds.is_spatial:
             with open(part, "w", encoding="utf-8") as f:
@@ -154,4 +212,3 @@ def download_dataset(ds: Dataset, dest: Path, progress: bool = True) -> Path:
     finally:
         if part.exists():
             part.unlink()
-    return dest

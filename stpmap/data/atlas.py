@@ -13,38 +13,41 @@ from pathlib import Path
 
 from stpmap import _cache
 from stpmap.data import build as _build
-from stpmap.data.build import SPATIAL_LAYERS, TABLE_LAYERS
+from stpmap.data.build import SPATIAL_LAYERS, TABLE_LAYERS, layer_file
 from stpmap.data.registry import registry
 from stpmap.errors import ChoiceError
 
-_lock = threading.Lock()
+#: One build at a time: threads asking for a missing atlas wait for the first one's build.
+_build_lock = threading.Lock()
 
 
 def manifest(vintage: int) -> dict | None:
+    """The manifest of the vintage's atlas in the cache, or None when it is not built."""
     return _cache.read_manifest(_cache.atlas_folder(vintage))
 
 
 def is_current(vintage: int) -> bool:
+    """Whether the cache holds the vintage's atlas, built from the registry in force."""
     return _cache.is_current(_cache.atlas_folder(vintage), _build.expected_manifest())
 
 
 def ensure(vintage=None, progress: bool = True) -> Path:
     """The folder of the vintage's atlas, building it first if needed."""
     vintage = registry().check_vintage(vintage)
-    with _lock:
+    with _build_lock:
         if not is_current(vintage):
             _build.build(vintage, progress=progress)
     return _cache.atlas_folder(vintage)
 
 
 def available_layers(vintage: int) -> list[str]:
+    """The names of the layers the vintage has (2021 has no NHS regions)."""
     folder = ensure(vintage)
-    return [n for n in SPATIAL_LAYERS + TABLE_LAYERS if (folder / f"{n}.parquet").exists()]
+    return [n for n in SPATIAL_LAYERS + TABLE_LAYERS if layer_file(folder, n).exists()]
 
 
-def _path(name: str, vintage) -> Path:
-    folder = ensure(vintage)
-    path = folder / f"{name}.parquet"
+def _layer_path(name: str, vintage) -> Path:
+    path = layer_file(ensure(vintage), name)
     if not path.exists():
         raise ChoiceError("layer", name, available_layers(int(vintage)), f"for vintage {vintage}")
     return path
@@ -65,7 +68,7 @@ def _read(path: Path, spatial: bool, identity: tuple):
 def layer(name: str, vintage=None):
     """One layer as a GeoDataFrame (spatial) or DataFrame (table); a fresh copy."""
     vintage = registry().check_vintage(vintage)
-    path = _path(name, vintage)
+    path = _layer_path(name, vintage)
     st = path.stat()
     return _read(path, name in SPATIAL_LAYERS, (st.st_ino, st.st_size, st.st_mtime_ns)).copy()
 
@@ -75,7 +78,7 @@ def table(name: str, vintage=None, columns=None):
     import pyarrow.parquet as pq
 
     vintage = registry().check_vintage(vintage)
-    path = _path(name, vintage)
+    path = _layer_path(name, vintage)
     schema = pq.read_schema(path)
     cols = [c for c in (columns or schema.names) if c != "geometry"]
     return pq.read_table(path, columns=cols).to_pandas()

@@ -28,16 +28,26 @@ import pandas as pd
 import shapely
 
 from stpmap.data import sources as _sources
-from stpmap.data import checks as _validate
+from stpmap.data import checks as _checks
 from stpmap import _cache
 from stpmap.data.registry import registry
 
+#: Code prefixes of England's districts (unitary, non-metropolitan, metropolitan, London).
 ENGLAND_LAD_PREFIXES = ("E06", "E07", "E08", "E09")
+#: The population columns every spatial layer carries: the total, then the age bands.
 POP_COLUMNS = ["population", *_sources.AGE_BANDS]
+#: The atlas's layers with geometry, and its tables, in the order they are listed.
 SPATIAL_LAYERS = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office")
 TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad")
+#: NHS England's two levels (2017): the code column and the name column of each.
+NHS_LEVELS = (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office"))
 #: Bumped when the atlas gains or changes a layer, so that older caches are rebuilt.
 ATLAS_FORMAT = 2
+
+
+def layer_file(folder: Path, name: str) -> Path:
+    """Where the layer ``name`` is kept in an atlas folder."""
+    return folder / f"{name}.parquet"
 
 
 def expected_manifest() -> dict:
@@ -64,6 +74,9 @@ def _shares(lsoa: pd.DataFrame, unit: str, other: str, name: str) -> pd.DataFram
 
 
 def _majority(shares: pd.DataFrame, unit: str, other: str, name: str, prefix: str) -> pd.DataFrame:
+    """For each ``unit`` of :func:`_shares`, the ``other`` holding most of its
+    people: columns ``{prefix}``, ``{prefix}_code``, ``{prefix}_share`` and
+    ``{prefix}s`` (every ``other`` with its share, largest first)."""
     top = shares.drop_duplicates(unit, keep="first").set_index(unit)
     out = pd.DataFrame(
         {
@@ -85,10 +98,10 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
     vintage = reg.check_vintage(vintage)
     t0 = time.perf_counter()
     paths = _sources.fetch(vintage, mirror=mirror, progress=progress)
-    sets = reg.for_vintage(vintage)
-    data = {role: _sources.read(sets[role], path) for role, path in paths.items()}
+    datasets = reg.for_vintage(vintage)
+    data = {role: _sources.read(datasets[role], path) for role, path in paths.items()}
     layers = assemble(vintage, data)
-    _validate.atlas(vintage, layers, data)
+    _checks.atlas(vintage, layers, data)
 
     manifest = {
         "vintage": vintage,
@@ -96,7 +109,7 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
         "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "seconds": round(time.perf_counter() - t0, 2),
         "sources": {
-            role: {"dataset": sets[role].id, "path": str(p), "bytes": p.stat().st_size}
+            role: {"dataset": datasets[role].id, "path": str(p), "bytes": p.stat().st_size}
             for role, p in paths.items()
         },
         "layers": {name: len(df) for name, df in layers.items()},
@@ -106,58 +119,91 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
     with _cache.writing(target, manifest) as tmp:
         for name, df in layers.items():
             if isinstance(df, gpd.GeoDataFrame):
-                df.to_parquet(tmp / f"{name}.parquet", index=False, write_covering_bbox=False)
+                df.to_parquet(layer_file(tmp, name), index=False, write_covering_bbox=False)
             else:
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
+                df.to_parquet(layer_file(tmp, name), index=False)
     return target
 
 
 def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Turn the datasets read from the sources into the atlas layers."""
+    region_lookup = data["lad_region_lookup"][["lad_code", "region_code", "region"]]
+    nhs_lookup = data.get("ccg_nhs_region_lookup")
+    if nhs_lookup is not None:
+        nhs_lookup = nhs_lookup.drop(columns=["ccg_name"], errors="ignore")
+    lsoa = _lsoas(data, region_lookup, nhs_lookup)
+    stp_region = _shares(lsoa, "stp_code", "region_code", "region")
+    ccg = _ccgs(data, lsoa, nhs_lookup)
+    stp = _footprints(vintage, data, ccg, lsoa, stp_region, nhs_lookup)
+    ccg = _ordered_ccgs(vintage, ccg)
+    lad = _districts(vintage, data["lad_boundaries"], region_lookup, lsoa, stp)
+    layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": _regions(vintage, lad, region_lookup, lsoa, stp)}
+    if nhs_lookup is not None:
+        layers.update(_nhs_regions(vintage, ccg, nhs_lookup, lsoa, stp))
+    layers.update(_tables(lsoa, stp_region))
+    return layers
+
+
+def _lsoas(data: dict, region_lookup: pd.DataFrame, nhs_lookup: pd.DataFrame | None) -> pd.DataFrame:
+    """Every LSOA with its population, CCG, footprint, district, ONS region
+    and (2017) NHS England region and local office: the table every figure
+    of the atlas is added up from."""
     lsoa = data["lsoa_lookup"].merge(data["population"], on="lsoa_code", how="left", validate="one_to_one")
-    _validate.population_complete(lsoa, data)
-    regions = data["lad_region_lookup"][["lad_code", "region_code", "region"]]
-    lsoa = lsoa.merge(regions, on="lad_code", how="left", validate="many_to_one")
-    _validate.all_matched(lsoa, "region_code", "lsoa_code", "LAD to region lookup", "lad_code")
+    _checks.population_complete(lsoa)
+    lsoa = lsoa.merge(region_lookup, on="lad_code", how="left", validate="many_to_one")
+    _checks.all_matched(lsoa, "region_code", "LAD to region lookup", "lad_code")
+    if nhs_lookup is not None:
+        lsoa = lsoa.merge(nhs_lookup, on="ccg_code", how="left")
+    return lsoa
 
-    lk = data["ccg_stp_lookup"]
-    nhs = data.get("ccg_nhs_region_lookup")
-    if nhs is not None:
-        lsoa = lsoa.merge(nhs.drop(columns=[c for c in nhs.columns if c == "ccg_name"]), on="ccg_code", how="left")
 
-    # ---- CCGs
+def _ccgs(data: dict, lsoa: pd.DataFrame, nhs_lookup: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """The CCG boundaries with their footprint (from the lookup), population,
+    majority ONS region and (2017) NHS region, in the boundary file's order."""
     ccg = data["ccg_boundaries"].rename(columns={"code": "ccg_code_b"})
-    ccg = ccg.merge(lk, left_on="ccg_code_b", right_on="ccg_code", how="left", validate="one_to_one")
-    _validate.all_matched(ccg, "stp_code", "ccg_code_b", "CCG to STP lookup", "ccg_code_b")
+    ccg = ccg.merge(data["ccg_stp_lookup"], left_on="ccg_code_b", right_on="ccg_code", how="left", validate="one_to_one")
+    _checks.all_matched(ccg, "stp_code", "CCG to STP lookup", "ccg_code_b")
     ccg = ccg.drop(columns=["ccg_code_b"])
     ccg = ccg.rename(columns={"ccg_code": "code", "ccg_ods": "ods_code", "ccg_name": "lookup_name"})
     ccg["name"] = ccg["lookup_name"].where(ccg["lookup_name"].notna(), ccg["name"])
     ccg = ccg.drop(columns=["lookup_name"])
-    ccg_pop = lsoa.groupby("ccg_code")[POP_COLUMNS].sum()
-    ccg = ccg.merge(ccg_pop, left_on="code", right_index=True, how="left")
-    ccg_reg = _majority(_shares(lsoa, "ccg_code", "region_code", "region"), "ccg_code", "region_code", "region", "region")
-    ccg = ccg.merge(ccg_reg[["region", "region_code"]], left_on="code", right_index=True, how="left")
-    if nhs is not None:
-        ccg = ccg.merge(nhs.drop(columns=[c for c in nhs.columns if c == "ccg_name"]), left_on="code", right_on="ccg_code", how="left").drop(columns=["ccg_code"])
+    ccg = ccg.merge(lsoa.groupby("ccg_code")[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
+    region = _majority(_shares(lsoa, "ccg_code", "region_code", "region"), "ccg_code", "region_code", "region", "region")
+    ccg = ccg.merge(region[["region", "region_code"]], left_on="code", right_index=True, how="left")
+    if nhs_lookup is not None:
+        ccg = ccg.merge(nhs_lookup, left_on="code", right_on="ccg_code", how="left").drop(columns=["ccg_code"])
+    return ccg
 
-    # ---- footprints
+
+def _ordered_ccgs(vintage: int, ccg: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The ``ccg`` layer: sorted by code, its columns in the documented order."""
+    ccg["vintage"] = vintage
+    ccg = ccg.sort_values("code", ignore_index=True)
+    first = ["code", "ods_code", "name", "stp_code", "stp_name", *POP_COLUMNS]
+    return ccg[first + [c for c in ccg.columns if c not in {*first, "geometry"}] + ["geometry"]]
+
+
+def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFrame, stp_region: pd.DataFrame,
+                nhs_lookup: pd.DataFrame | None) -> gpd.GeoDataFrame:
+    """The ``stp`` layer: the official boundaries (2021) or the union of each
+    footprint's CCGs (2017), with names, population, regions and counts."""
     if "stp_boundaries" in data:
         stp = data["stp_boundaries"].rename(columns={"code": "stp_code", "name": "official_name"})
+        stp = stp.drop(columns=["official_name"])
     else:
-        stp = _dissolve(ccg.rename(columns={"stp_code": "stp_key"}), "stp_key").rename(columns={"stp_key": "stp_code"})
-    names = lk.drop_duplicates("stp_code").set_index("stp_code")
+        # Dissolved from the CCGs in the boundary file's order (the union's vertices follow it).
+        stp = _dissolve(ccg, "stp_code")
+    names = data["ccg_stp_lookup"].drop_duplicates("stp_code").set_index("stp_code")
     stp["name"] = stp["stp_code"].map(names["stp_name"])
     if "stp_ods" in names:
         stp["ods_code"] = stp["stp_code"].map(names["stp_ods"])
-    stp = stp.drop(columns=[c for c in ("official_name",) if c in stp])
     stp = stp.merge(lsoa.groupby("stp_code")[POP_COLUMNS].sum(), left_on="stp_code", right_index=True, how="left")
-    stp_region = _shares(lsoa, "stp_code", "region_code", "region")
-    stp = stp.merge(_majority(stp_region, "stp_code", "region_code", "region", "region"), left_on="stp_code", right_index=True, how="left")
-    if nhs is not None:
-        for key, label in (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office")):
-            sh = _shares(lsoa, "stp_code", key, label)
-            maj = _majority(sh, "stp_code", key, label, label)[[label, f"{label}_code"]]
-            stp = stp.merge(maj, left_on="stp_code", right_index=True, how="left")
+    region = _majority(stp_region, "stp_code", "region_code", "region", "region")
+    stp = stp.merge(region, left_on="stp_code", right_index=True, how="left")
+    if nhs_lookup is not None:
+        for key, label in NHS_LEVELS:
+            top = _majority(_shares(lsoa, "stp_code", key, label), "stp_code", key, label, label)
+            stp = stp.merge(top[[label, f"{label}_code"]], left_on="stp_code", right_index=True, how="left")
     else:
         stp["nhs_region"] = pd.NA
         stp["nhs_region_code"] = pd.NA
@@ -166,53 +212,66 @@ def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
     stp["vintage"] = vintage
     stp = stp.rename(columns={"stp_code": "code"}).sort_values("code", ignore_index=True)
     first = ["code", "name", *POP_COLUMNS, "region", "region_code", "region_share", "regions", "nhs_region", "nhs_region_code"]
-    stp = stp[[c for c in first if c in stp] + [c for c in stp.columns if c not in first and c != "geometry"] + ["geometry"]]
-    ccg["vintage"] = vintage
-    ccg = ccg.sort_values("code", ignore_index=True)
-    ccg = ccg[["code", "ods_code", "name", "stp_code", "stp_name", *POP_COLUMNS] + [c for c in ccg.columns if c not in {"code", "ods_code", "name", "stp_code", "stp_name", "geometry", *POP_COLUMNS}] + ["geometry"]]
+    return stp[[c for c in first if c in stp] + [c for c in stp.columns if c not in first and c != "geometry"] + ["geometry"]]
 
-    # ---- local authority districts (England)
-    lad = data["lad_boundaries"]
-    lad = lad[lad["code"].str.startswith(ENGLAND_LAD_PREFIXES)].copy()
-    lad = lad.merge(regions, left_on="code", right_on="lad_code", how="left").drop(columns=["lad_code"])
-    _validate.all_matched(lad, "region_code", "code", "LAD to region lookup", "code")
+
+def _districts(vintage: int, boundaries: gpd.GeoDataFrame, region_lookup: pd.DataFrame, lsoa: pd.DataFrame,
+               stp: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The ``lad`` layer: England's districts with region, population and the
+    footprint holding most of their people (and every footprint's share)."""
+    lad = boundaries[boundaries["code"].str.startswith(ENGLAND_LAD_PREFIXES)].copy()
+    lad = lad.merge(region_lookup, left_on="code", right_on="lad_code", how="left").drop(columns=["lad_code"])
+    _checks.all_matched(lad, "region_code", "LAD to region lookup", "code")
     lad = lad.merge(lsoa.groupby("lad_code")[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
-    stp_lad = _shares(lsoa.merge(stp[["code", "name"]].rename(columns={"code": "stp_code", "name": "stp_name"}), on="stp_code"), "lad_code", "stp_code", "stp_name")
-    maj = _majority(stp_lad, "lad_code", "stp_code", "stp_name", "stp")
-    lad = lad.merge(maj.rename(columns={"stp": "stp_name", "stps": "stp_shares"}), left_on="code", right_index=True, how="left")
+    stp_names = stp[["code", "name"]].rename(columns={"code": "stp_code", "name": "stp_name"})
+    shares = _shares(lsoa.merge(stp_names, on="stp_code"), "lad_code", "stp_code", "stp_name")
+    top = _majority(shares, "lad_code", "stp_code", "stp_name", "stp")
+    lad = lad.merge(top.rename(columns={"stp": "stp_name", "stps": "stp_shares"}), left_on="code", right_index=True, how="left")
     lad["vintage"] = vintage
     lad = lad.sort_values("code", ignore_index=True)
-    lad = lad[[c for c in lad.columns if c != "geometry"] + ["geometry"]]
+    return lad[[c for c in lad.columns if c != "geometry"] + ["geometry"]]
 
-    # ---- ONS regions, dissolved from the districts so that the layers agree
+
+def _regions(vintage: int, lad: gpd.GeoDataFrame, region_lookup: pd.DataFrame, lsoa: pd.DataFrame,
+             stp: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The ``region`` layer: the ONS regions, dissolved from the districts so
+    that the two layers agree."""
     region = _dissolve(lad[["region_code", "geometry"]], "region_code").rename(columns={"region_code": "code"})
-    region["name"] = region["code"].map(regions.drop_duplicates("region_code").set_index("region_code")["region"])
+    region["name"] = region["code"].map(region_lookup.drop_duplicates("region_code").set_index("region_code")["region"])
     region = region.merge(lsoa.groupby("region_code")[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
     region["stp_count"] = region["code"].map(stp.groupby("region_code").size()).fillna(0).astype("int64")
     region["vintage"] = vintage
-    region = region[["code", "name", *POP_COLUMNS, "stp_count", "vintage", "geometry"]]
+    return region[["code", "name", *POP_COLUMNS, "stp_count", "vintage", "geometry"]]
 
-    # ---- tables of parts
-    lad_names = lsoa.drop_duplicates("lad_code").set_index("lad_code")["lad_name"]
-    t = lsoa.groupby(["stp_code", "lad_code"], as_index=False)[POP_COLUMNS[0]].sum()
-    t["lad_name"] = t["lad_code"].map(lad_names)
-    t["share_of_lad"] = (t["population"] / t["lad_code"].map(lsoa.groupby("lad_code")["population"].sum())).round(6)
-    stp_lad_table = t.sort_values(["stp_code", "population"], ascending=[True, False], ignore_index=True)
-    stp_region_table = stp_region.rename(columns={"share": "share_of_stp"})
-    c = lsoa.groupby(["ccg_code", "lad_code"], as_index=False)["population"].sum()
-    c["lsoa_count"] = c.set_index(["ccg_code", "lad_code"]).index.map(lsoa.groupby(["ccg_code", "lad_code"]).size()).to_numpy()
-    ccg_lad_table = c.sort_values(["ccg_code", "lad_code"], ignore_index=True)
 
-    layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": region}
-    if nhs is not None:
-        for key, label in (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office")):
-            g = _dissolve(ccg[[key, "geometry"]], key).rename(columns={key: "code"})
-            g["name"] = g["code"].map(nhs.drop_duplicates(key).set_index(key)[label])
-            g = g.merge(lsoa.groupby(key)[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
-            g["stp_count"] = g["code"].map(stp.groupby(f"{label}_code").size()).fillna(0).astype("int64")
-            g["vintage"] = vintage
-            layers[label] = g[["code", "name", *POP_COLUMNS, "stp_count", "vintage", "geometry"]]
-    layers["stp_lad"] = stp_lad_table
-    layers["stp_region"] = stp_region_table
-    layers["ccg_lad"] = ccg_lad_table
+def _nhs_regions(vintage: int, ccg: gpd.GeoDataFrame, nhs_lookup: pd.DataFrame, lsoa: pd.DataFrame,
+                 stp: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """The ``nhs_region`` and ``nhs_local_office`` layers (2017), dissolved from the CCGs."""
+    layers = {}
+    for key, label in NHS_LEVELS:
+        g = _dissolve(ccg[[key, "geometry"]], key).rename(columns={key: "code"})
+        g["name"] = g["code"].map(nhs_lookup.drop_duplicates(key).set_index(key)[label])
+        g = g.merge(lsoa.groupby(key)[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
+        g["stp_count"] = g["code"].map(stp.groupby(f"{label}_code").size()).fillna(0).astype("int64")
+        g["vintage"] = vintage
+        layers[label] = g[["code", "name", *POP_COLUMNS, "stp_count", "vintage", "geometry"]]
     return layers
+
+
+def _tables(lsoa: pd.DataFrame, stp_region: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables of parts: each district and ONS region inside each
+    footprint (``stp_lad``, ``stp_region``: from :func:`_shares`) and each
+    district inside each CCG (``ccg_lad``), by population."""
+    lad_names = lsoa.drop_duplicates("lad_code").set_index("lad_code")["lad_name"]
+    stp_lad = lsoa.groupby(["stp_code", "lad_code"], as_index=False)["population"].sum()
+    stp_lad["lad_name"] = stp_lad["lad_code"].map(lad_names)
+    lad_population = stp_lad["lad_code"].map(lsoa.groupby("lad_code")["population"].sum())
+    stp_lad["share_of_lad"] = (stp_lad["population"] / lad_population).round(6)
+    ccg_lad = lsoa.groupby(["ccg_code", "lad_code"], as_index=False)["population"].sum()
+    lsoa_counts = lsoa.groupby(["ccg_code", "lad_code"]).size()
+    ccg_lad["lsoa_count"] = ccg_lad.set_index(["ccg_code", "lad_code"]).index.map(lsoa_counts).to_numpy()
+    return {
+        "stp_lad": stp_lad.sort_values(["stp_code", "population"], ascending=[True, False], ignore_index=True),
+        "stp_region": stp_region.rename(columns={"share": "share_of_stp"}),
+        "ccg_lad": ccg_lad.sort_values(["ccg_code", "lad_code"], ignore_index=True),
+    }

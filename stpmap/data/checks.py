@@ -11,14 +11,18 @@ from stpmap.data.registry import registry
 #: Overlap or gap between footprints tolerated, in square metres (float noise).
 AREA_TOLERANCE_M2 = 1.0
 
-FIX = "Fetch fresh copies with `stpmap data fetch --vintage {v}` (or check the mirror), then `stpmap data build --vintage {v}`."
+#: What to do when a check fails, said after every failure.
+HOW_TO_FIX = "Fetch fresh copies with `stpmap data fetch --vintage {v}` (or check the mirror), then `stpmap data build --vintage {v}`."
 
 
 def _fail(vintage: int, msg: str):
-    raise DataError(f"Building the {vintage} atlas failed: {msg} " + FIX.format(v=vintage))
+    """Stop the build, saying what is wrong and how to fix it."""
+    raise DataError(f"Building the {vintage} atlas failed: {msg} " + HOW_TO_FIX.format(v=vintage))
 
 
-def all_matched(df: pd.DataFrame, column: str, key: str, what: str, shown: str) -> None:
+def all_matched(df: pd.DataFrame, column: str, what: str, shown: str) -> None:
+    """Every row of ``df`` found a ``column`` in the lookup ``what``; else
+    name (by their ``shown`` column) the rows that did not."""
     missing = df[df[column].isna()]
     if len(missing):
         vals = ", ".join(sorted(map(str, missing[shown].unique()))[:10])
@@ -28,7 +32,8 @@ def all_matched(df: pd.DataFrame, column: str, key: str, what: str, shown: str) 
         )
 
 
-def population_complete(lsoa: pd.DataFrame, data) -> None:
+def population_complete(lsoa: pd.DataFrame) -> None:
+    """Every LSOA of the lookup has a population."""
     missing = lsoa[lsoa["population"].isna()]
     if len(missing):
         raise DataError(

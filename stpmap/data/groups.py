@@ -18,14 +18,15 @@ from stpmap.data import atlas as _atlas
 from stpmap.errors import ChoiceError, InputError
 from stpmap.data.names import normalise
 
-#: Built-in kinds of group, the stp column that defines them, in order of precedence.
-KINDS = {"region": "region", "nhs_region": "nhs_region", "nhs_local_office": "nhs_local_office"}
+#: Built-in kinds of group, in the order they are listed; each is also the column
+#: of the ``stp`` layer that names a footprint's group of that kind.
+BUILTIN_KINDS = ("region", "nhs_region", "nhs_local_office")
 
 
 @dataclass(frozen=True)
 class Group:
     name: str
-    kind: str  # a key of KINDS, or "user"
+    kind: str  # one of BUILTIN_KINDS, or "user"
     codes: tuple[str, ...]
 
     @property
@@ -34,6 +35,7 @@ class Group:
 
 
 def _footprint_index(vintage) -> tuple[dict[str, str], dict[str, str]]:
+    """The vintage's footprints: code -> name, and normalised name -> code."""
     t = _atlas.table("stp", vintage, columns=["code", "name"])
     return dict(zip(t["code"], t["name"])), {normalise(n): c for c, n in zip(t["code"], t["name"])}
 
@@ -71,7 +73,7 @@ def read_groups_file(path, vintage) -> list[Group]:
             if code is None:
                 raise InputError(
                     f"Group {name!r} in {path}: {m!r} is not a footprint code or name of vintage {vintage}. "
-                    "Run `stpmap footprints --vintage {vintage}` to list them."
+                    f"Run `stpmap footprints --vintage {vintage}` to list them."
                 )
             if code not in codes:
                 codes.append(code)
@@ -80,17 +82,19 @@ def read_groups_file(path, vintage) -> list[Group]:
 
 
 def builtin_groups(vintage) -> list[Group]:
+    """The vintage's ONS regions, NHS regions and local offices as groups of footprints."""
     t = _atlas.table("stp", vintage)
     out = []
-    for kind, column in KINDS.items():
-        if column not in t or t[column].isna().all():
+    for kind in BUILTIN_KINDS:
+        if kind not in t or t[kind].isna().all():
             continue
-        for name, sub in t.groupby(column, sort=True):
+        for name, sub in t.groupby(kind, sort=True):
             out.append(Group(str(name), kind, tuple(sorted(sub["code"]))))
     return out
 
 
 def all_groups(vintage, groups_file=None) -> list[Group]:
+    """The user's groups (from ``groups_file``) first, then the built-in ones."""
     user = read_groups_file(groups_file, vintage) if groups_file else []
     return user + builtin_groups(vintage)
 
@@ -100,7 +104,7 @@ def resolve(name: str, vintage, groups_file=None) -> Group:
     groups = all_groups(vintage, groups_file)
     wanted = str(name).strip()
     kind = None
-    if ":" in wanted and wanted.split(":", 1)[0] in (*KINDS, "user"):
+    if ":" in wanted and wanted.split(":", 1)[0] in (*BUILTIN_KINDS, "user"):
         kind, wanted = wanted.split(":", 1)
     hits = [g for g in groups if normalise(g.name) == normalise(wanted) and (kind is None or g.kind == kind)]
     if not hits:

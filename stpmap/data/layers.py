@@ -1,29 +1,31 @@
-"""The public API: GeoDataFrames of footprints, CCGs, local authorities,
+"""The public frames: GeoDataFrames of footprints, CCGs, local authorities,
 regions and groups, in British National Grid (EPSG:27700).
 
-Every frame carries ``attrs["vintage"]`` and ``attrs["attribution"]``.
+Every frame carries ``attrs["vintage"]``, ``attrs["attribution"]`` and
+``attrs["population_source"]``.
 """
 
 from __future__ import annotations
 
 import geopandas as gpd
-import pandas as pd
 
 from stpmap.data import atlas as _atlas
 from stpmap.data import groups as _groups
 from stpmap.data.selection import select_codes
-from stpmap import settings as _settings
 from stpmap.errors import ChoiceError
 from stpmap.data.registry import registry
 
-REGION_KINDS = ("ons", "nhs_region", "nhs_local_office")
+#: The kinds of region :func:`regions` gives, and the atlas layer of each.
+REGION_LAYERS = {"ons": "region", "nhs_region": "nhs_region", "nhs_local_office": "nhs_local_office"}
+REGION_KINDS = tuple(REGION_LAYERS)
 
 
 def _vintage(vintage) -> int:
     return registry().check_vintage(vintage)
 
 
-def _finish(df, vintage: int, **attrs):
+def _with_attrs(df, vintage: int, **attrs):
+    """``df`` carrying its vintage, attribution and population source in ``attrs``."""
     reg = registry()
     df.attrs.update({"vintage": vintage, "attribution": reg.attribution(),
                      "population_source": reg.population_note(vintage), **attrs})
@@ -67,7 +69,7 @@ def footprints(vintage=None, group=None, *, footprint=None, groups_file=None) ->
     codes = select_codes(v, group, groups_file, footprint)
     if codes is not None:
         gdf = gdf[gdf["code"].isin(codes)].reset_index(drop=True)
-    return _finish(gdf, v, group=group)
+    return _with_attrs(gdf, v, group=group)
 
 
 def ccgs(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
@@ -86,7 +88,7 @@ def ccgs(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.G
     codes = select_codes(v, group, groups_file, footprint)
     if codes is not None:
         gdf = gdf[gdf["stp_code"].isin(codes)].reset_index(drop=True)
-    return _finish(gdf, v)
+    return _with_attrs(gdf, v)
 
 
 def local_authorities(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
@@ -98,6 +100,12 @@ def local_authorities(vintage=None, group=None, *, footprint=None, groups_file=N
     ``stp_shares`` (every footprint with its share), ``vintage``, ``geometry``.
     With ``group``/``footprint``, districts with any population in the
     selected footprints are kept.
+
+    >>> high_peak = stpmap.local_authorities(2017).set_index("name").loc["High Peak"]
+    >>> high_peak["stp_name"], high_peak["stp_shares"]  # Glossop is in Greater Manchester's
+    ('Derbyshire', 'Derbyshire 63.8%; Greater Manchester 36.2%')
+    >>> len(stpmap.local_authorities(2017, footprint="E54000024"))  # with Aylesbury Vale's part
+    5
     """
     v = _vintage(vintage)
     gdf = _atlas.layer("lad", v)
@@ -106,7 +114,7 @@ def local_authorities(vintage=None, group=None, *, footprint=None, groups_file=N
         parts = _atlas.layer("stp_lad", v)
         lads = set(parts.loc[parts["stp_code"].isin(codes), "lad_code"])
         gdf = gdf[gdf["code"].isin(lads)].reset_index(drop=True)
-    return _finish(gdf, v)
+    return _with_attrs(gdf, v)
 
 
 def regions(vintage=None, kind: str = "ons") -> gpd.GeoDataFrame:
@@ -116,14 +124,21 @@ def regions(vintage=None, kind: str = "ons") -> gpd.GeoDataFrame:
 
     Columns: ``code``, ``name``, population columns, ``stp_count`` (footprints
     whose majority lies in the region), ``vintage``, ``geometry``.
+
+    >>> len(stpmap.regions(2017))
+    9
+    >>> nhs = stpmap.regions(2017, kind="nhs_region")
+    >>> dict(zip(nhs["name"], nhs["stp_count"].tolist()))
+    {'North of England': 9, 'Midlands and East of England': 17, 'London': 5, 'South of England': 13}
     """
     v = _vintage(vintage)
     if kind not in REGION_KINDS:
         raise ChoiceError("region kind", kind, REGION_KINDS)
-    name = "region" if kind == "ons" else kind
-    if name not in _atlas.available_layers(v):
-        raise ChoiceError("region kind", kind, [k for k in REGION_KINDS if (k if k != "ons" else "region") in _atlas.available_layers(v)], f"for vintage {v}")
-    return _finish(_atlas.layer(name, v), v)
+    available = _atlas.available_layers(v)
+    if REGION_LAYERS[kind] not in available:
+        offered = [k for k, name in REGION_LAYERS.items() if name in available]
+        raise ChoiceError("region kind", kind, offered, f"for vintage {v}")
+    return _with_attrs(_atlas.layer(REGION_LAYERS[kind], v), v)
 
 
 def groups(vintage=None, *, groups_file=None) -> gpd.GeoDataFrame:
@@ -157,7 +172,7 @@ def groups(vintage=None, *, groups_file=None) -> gpd.GeoDataFrame:
                 "geometry": shapely.union_all(sub.geometry.values),
             }
         )
-    return _finish(gpd.GeoDataFrame(rows, geometry="geometry", crs=27700), v)
+    return _with_attrs(gpd.GeoDataFrame(rows, geometry="geometry", crs=27700), v)
 
 
 def attribution(*, postcodes: bool = False) -> str:

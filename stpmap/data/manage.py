@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stpmap import _cache
 from stpmap import settings as _settings
 from stpmap.data import atlas as _atlas
 from stpmap.data.registry import registry
@@ -18,8 +19,7 @@ def build(vintage=None, mirror=None, progress: bool = True):
     """Compile the vintage's atlas into the cache; returns its folder."""
     from stpmap.data.build import build as _build
 
-    path = _build(registry().check_vintage(vintage), mirror=mirror, progress=progress)
-    return path
+    return _build(registry().check_vintage(vintage), mirror=mirror, progress=progress)
 
 
 def info() -> dict:
@@ -27,12 +27,11 @@ def info() -> dict:
     from stpmap.data.sources import find_source
 
     reg = registry()
-    out = {"cache": str(_settings.cache_dir()), "mirror": str(_settings.mirror_folder() or ""), "vintages": {}}
+    out = {"cache": str(_cache.root()), "mirror": str(_settings.mirror_folder() or ""), "vintages": {}}
     for v in reg.vintages:
-        m = _atlas.manifest(v)
         out["vintages"][v] = {
             "description": reg.vintage_info[v]["description"],
-            "atlas": ("built " + m["built"] + ("" if _atlas.is_current(v) else " (stale: registry changed)")) if m else "not built",
+            "atlas": _atlas_state(v),
             "datasets": {
                 role: {
                     "id": ds.id,
@@ -48,3 +47,11 @@ def info() -> dict:
         }
     out["attribution"] = reg.attribution(postcodes=True)
     return out
+
+
+def _atlas_state(vintage: int) -> str:
+    """'not built', 'built <when>', or 'built <when> (stale: registry changed)'."""
+    m = _atlas.manifest(vintage)
+    if not m:
+        return "not built"
+    return "built " + m["built"] + ("" if _atlas.is_current(vintage) else " (stale: registry changed)")

@@ -76,6 +76,8 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Registry:
+    """The datasets, which role each plays in each vintage, and the licences."""
+
     datasets: dict[str, Dataset]
     roles: dict[int, dict[str, str]]
     vintage_info: dict[int, dict]
@@ -125,6 +127,7 @@ class Registry:
         return text
 
     def fingerprint(self) -> str:
+        """A short hash of the registry: caches built from another registry are stale."""
         import hashlib
 
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True).encode()).hexdigest()[:16]
@@ -132,6 +135,7 @@ class Registry:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
+    """The registry, read once from :data:`REGISTRY_FILE`."""
     raw = json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
     datasets = {i: Dataset.from_json(i, d) for i, d in raw["datasets"].items()}
     roles = {int(v): dict(d["datasets"]) for v, d in raw["vintages"].items()}

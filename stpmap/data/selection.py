@@ -18,10 +18,13 @@ def select_codes(vintage: int, group, groups_file, footprint) -> list[str] | Non
     if footprint:
         wanted = [footprint] if isinstance(footprint, str) else list(footprint)
         t = _atlas.table("stp", vintage, columns=["code", "name"])
+        known = set(t["code"])
         by_name = {normalise(n): c for c, n in zip(t["code"], t["name"])}
         picked = []
         for f in wanted:
-            c = str(f).strip().upper() if str(f).strip().upper() in set(t["code"]) else by_name.get(normalise(f))
+            c = str(f).strip().upper()
+            if c not in known:
+                c = by_name.get(normalise(f))
             if c is None:
                 raise ChoiceError("footprint", f, list(t["code"]), f"for vintage {vintage}")
             picked.append(c)

@@ -20,6 +20,7 @@ from stpmap import settings as _settings
 from stpmap.errors import DataError
 from stpmap.data.registry import Dataset, registry
 
+#: Population columns by age: name -> (first, last) year of age; the ONS table stops at 90+.
 AGE_BANDS = {
     "pop_0_17": (0, 17),
     "pop_18_64": (18, 64),
@@ -116,7 +117,9 @@ def fetch(vintage=None, mirror: Path | None = None, progress: bool = True) -> di
 # ---------------------------------------------------------------- reading
 
 
-def _rename(ds: Dataset, df: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _canonical_columns(ds: Dataset, df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The registry's fields of ``df`` (and its geometry) under their canonical
+    names, whatever the file's case or vintage suffix."""
     lower = {c.lower(): c for c in df.columns}
     mapping = {}
     for canonical, aliases in ds.fields.items():
@@ -129,8 +132,7 @@ def _rename(ds: Dataset, df: pd.DataFrame, path: Path) -> pd.DataFrame:
             )
         mapping[hit] = canonical
     keep = list(mapping) + (["geometry"] if "geometry" in df.columns else [])
-    out = df[keep].rename(columns=mapping)
-    return out
+    return df[keep].rename(columns=mapping)
 
 
 def _check_count(ds: Dataset, n: int, path: Path) -> None:
@@ -162,7 +164,7 @@ def read(ds: Dataset, path: Path) -> pd.DataFrame:
     _check_count(ds, len(df), path)
     if ds.kind == "population":
         return _population(ds, df, path)
-    out = _rename(ds, df, path)
+    out = _canonical_columns(ds, df, path)
     for c in out.columns:
         if c != "geometry":
             out[c] = out[c].astype(str).str.strip()
@@ -172,7 +174,7 @@ def read(ds: Dataset, path: Path) -> pd.DataFrame:
 
 
 def _population(ds: Dataset, df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    base = _rename(ds, df, path)
+    base = _canonical_columns(ds, df, path)
     ages = {}
     for c in df.columns:
         key = str(c).strip().replace("+", "")

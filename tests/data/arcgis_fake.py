@@ -35,6 +35,8 @@ class FakeArcGIS:
         self.fail_status = 503
         self.fail_after = None       # answer every request after the first N with fail_status
         self.error_body_first = 0    # answer the first N requests with an ArcGIS JSON error body
+        self.garbage_first = 0       # answer the first N requests with HTTP 200 and a body that is not JSON
+        self.retry_after = None      # Retry-After header (seconds, as text) sent with injected failures
         self.delay = 0.0             # seconds to sleep before answering
         self.count_offset = 0        # added to the reported count
         self.drop_last_page = False  # claim no more features before the end
@@ -73,6 +75,8 @@ class FakeArcGIS:
             return self.fail_status, {"message": "injected failure"}
         if n < self.error_body_first:
             return 200, {"error": {"code": 500, "message": "Error performing query operation"}}
+        if n < self.garbage_first:
+            return 200, "<html><body>Service Unavailable</body></html>"
         parts = path.strip("/").split("/")
         try:
             i = parts.index("FeatureServer")
@@ -108,6 +112,8 @@ class FakeArcGIS:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    if fake.retry_after is not None and status == fake.fail_status:
+                        self.send_header("Retry-After", fake.retry_after)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from stpmap.data import atlas as _atlas
 from stpmap.data import build as _build
 from stpmap.data import sources as _sources
 from stpmap.errors import ChoiceError, DataError

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import socket
 
 import pandas as pd
 import pytest
+import urllib3.util.retry
 
 from arcgis_fake import FakeArcGIS
 from stpmap.data import arcgis as _http
@@ -77,6 +79,68 @@ def test_persistent_failure_gives_up_with_a_clear_error_and_no_file(arcgis, tmp_
     with pytest.raises(DataError, match=r"gave up after 3 attempts \(HTTP 503\).*--mirror"):
         _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
     assert len(arcgis.requests) == 3
+    assert leftovers(tmp_path) == []
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The waits the retry policy asks for, recorded instead of slept."""
+    asked: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", asked.append)
+    return asked
+
+
+def test_rate_limit_waits_as_long_as_the_server_says(arcgis, tmp_path, sleeps):
+    arcgis.fail_status, arcgis.fail_first, arcgis.retry_after = 429, 1, "7"
+    out = _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
+    assert len(pd.read_csv(out)) == 207
+    assert sleeps == [7]
+
+
+def test_backoff_grows_from_the_setting(arcgis, tmp_path, monkeypatch, sleeps):
+    monkeypatch.setattr(_settings, "backoff", 0.5)
+    arcgis.fail_first = 4  # four 503s without Retry-After: retried at once, then after 1, 2 and 4 s
+    out = _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
+    assert len(pd.read_csv(out)) == 207
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
+def test_answer_that_is_not_json_is_asked_for_again(arcgis, tmp_path, monkeypatch):
+    arcgis.garbage_first = 2
+    out = _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
+    assert len(pd.read_csv(out)) == 207
+    monkeypatch.setattr(_settings, "retries", 1)
+    arcgis.requests.clear()
+    arcgis.garbage_first = 10**6
+    with pytest.raises(DataError, match=r"gave up after 2 attempts \(the answer was not JSON\)"):
+        _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "again.csv", progress=False)
+    assert len(arcgis.requests) == 2
+
+
+def test_arcgis_error_body_is_named_when_it_persists(arcgis, tmp_path, monkeypatch):
+    monkeypatch.setattr(_settings, "retries", 1)
+    arcgis.error_body_first = 10**6
+    with pytest.raises(DataError, match=r"gave up after 2 attempts \(ArcGIS error 500: Error performing query"):
+        _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
+    assert len(arcgis.requests) == 2
+
+
+def test_client_error_is_not_retried(arcgis, tmp_path):
+    arcgis.fail_status, arcgis.fail_first = 404, 10**6
+    with pytest.raises(DataError, match=r"the server answered HTTP 404 for http://127\.0\.0\.1"):
+        _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
+    assert len(arcgis.requests) == 1
+
+
+def test_refused_connection_is_named(tmp_path, monkeypatch):
+    with socket.socket() as s:  # a loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("STPMAP_ARCGIS_URL", f"http://127.0.0.1:{port}/arcgis/rest/services")
+    monkeypatch.setattr(_settings, "backoff", 0.0)
+    monkeypatch.setattr(_settings, "retries", 1)
+    with pytest.raises(DataError, match=r"gave up after 2 attempts \(ConnectionError: .*refused"):
+        _http.download_dataset(ds("ccg_stp_lookup"), tmp_path / "lu.csv", progress=False)
     assert leftovers(tmp_path) == []
 
 
