@@ -38,11 +38,11 @@ ENGLAND_LAD_PREFIXES = ("E06", "E07", "E08", "E09")
 POP_COLUMNS = ["population", *_sources.AGE_BANDS]
 #: The atlas's layers with geometry, and its tables, in the order they are listed.
 SPATIAL_LAYERS = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office")
-TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad")
+TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad", "lsoa")
 #: NHS England's two levels (2017): the code column and the name column of each.
 NHS_LEVELS = (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office"))
 #: Bumped when the atlas gains or changes a layer, so that older caches are rebuilt.
-ATLAS_FORMAT = 2
+ATLAS_FORMAT = 3
 
 
 def layer_file(folder: Path, name: str) -> Path:
@@ -261,7 +261,9 @@ def _nhs_regions(vintage: int, ccg: gpd.GeoDataFrame, nhs_lookup: pd.DataFrame, 
 def _tables(lsoa: pd.DataFrame, stp_region: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The tables of parts: each district and ONS region inside each
     footprint (``stp_lad``, ``stp_region``: from :func:`_shares`) and each
-    district inside each CCG (``ccg_lad``), by population."""
+    district inside each CCG (``ccg_lad``), by population; and every LSOA
+    with its areas and population (``lsoa``), from which lineage between
+    vintages is worked out exactly."""
     lad_names = lsoa.drop_duplicates("lad_code").set_index("lad_code")["lad_name"]
     stp_lad = lsoa.groupby(["stp_code", "lad_code"], as_index=False)["population"].sum()
     stp_lad["lad_name"] = stp_lad["lad_code"].map(lad_names)
@@ -274,4 +276,6 @@ def _tables(lsoa: pd.DataFrame, stp_region: pd.DataFrame) -> dict[str, pd.DataFr
         "stp_lad": stp_lad.sort_values(["stp_code", "population"], ascending=[True, False], ignore_index=True),
         "stp_region": stp_region.rename(columns={"share": "share_of_stp"}),
         "ccg_lad": ccg_lad.sort_values(["ccg_code", "lad_code"], ignore_index=True),
+        "lsoa": lsoa[["lsoa_code", "ccg_code", "stp_code", "lad_code", "region_code", *POP_COLUMNS]]
+        .sort_values("lsoa_code", ignore_index=True),
     }

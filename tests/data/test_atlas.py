@@ -129,3 +129,14 @@ def test_vintage_2021(atlas_cache):
     assert (small["code"], small["population"]) == ("E54000011", 493_227)
     assert fp["population"].max() == 2_963_018
     assert "E54000050" in set(fp["code"]) and "E54000045" not in set(fp["code"])
+
+
+@pytest.mark.parametrize("vintage", [2017, 2021])
+def test_every_lsoa_once_with_its_areas(atlas_cache, vintage):
+    """The LSOA table that lineage between vintages is worked out from."""
+    lsoa = _atlas.layer("lsoa", vintage)
+    assert len(lsoa) == 32_844 and lsoa["lsoa_code"].is_unique
+    assert lsoa["population"].sum() == 55_619_430
+    assert lsoa[["ccg_code", "stp_code", "lad_code"]].notna().all().all()
+    stp = _atlas.table("stp", vintage, columns=["code", "population"]).set_index("code")["population"]
+    assert lsoa.groupby("stp_code")["population"].sum().sort_index().equals(stp.sort_index())
