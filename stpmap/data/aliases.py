@@ -52,6 +52,8 @@ FUZZY_MARGIN = 8.0
 SUGGEST_THRESHOLD = 55.0
 
 _CODE = re.compile(r"^E54\d{6}$")
+# A CCG's ODS code (3 to 5 letters and digits, at least one digit: 02M, X2C4Y) or GSS code.
+_CCG = re.compile(r"^(?:(?=[A-Z]*\d)[A-Z0-9]{3,5}|E38\d{6})$")
 # Words that say what kind of body a name is, not which one (normalised form).
 _FILLER = re.compile(
     r"\b(?:integrated care (?:board|system|partnership)s?"
@@ -246,6 +248,12 @@ def resolve_footprint(text, vintage=None) -> Resolution:
     raw = str(text).strip()
     if not raw:
         raise FootprintNameError(text, v, [], "A footprint name or code is empty: give a name, abbreviation or code.")
+    return _resolve_exact(raw, v) or _fuzzy(raw, v)
+
+
+def _resolve_exact(raw: str, v: int) -> Resolution | None:
+    """A footprint code, an alias (ignoring case, punctuation and filler
+    words) or a CCG code; None if ``raw`` is none of these."""
     up = raw.upper()
     if _CODE.match(up):
         if up in codes(v):
@@ -255,12 +263,9 @@ def resolve_footprint(text, vintage=None) -> Resolution:
         raise FootprintNameError(raw, v, [], f"{raw!r} is not a footprint code of any vintage "
                                  f"({', '.join(map(str, table_vintages()))}). `stpmap names` lists them.")
     hit = _exact(raw, v)
-    if hit is not None:
-        return hit
-    ccg = _ccg(up, v)
-    if ccg is not None:
-        return ccg
-    return _fuzzy(raw, v)
+    if hit is None and _CCG.match(up):
+        hit = _ccg(raw, v)
+    return hit
 
 
 def _exact(raw: str, v: int) -> Resolution | None:
@@ -277,10 +282,12 @@ def _exact(raw: str, v: int) -> Resolution | None:
     return None
 
 
-def _ccg(up: str, v: int) -> Resolution | None:
+def _ccg(raw: str, v: int) -> Resolution | None:
     """A CCG's ODS or GSS code: the footprint holding that CCG in ``v``, or
     (from another vintage's atlas, if built) what it was then."""
     from stpmap.data import atlas as _atlas
+
+    up = raw.upper()
 
     for w in [v, *[x for x in registry().vintages if x != v]]:
         if w != v and not _atlas.is_current(w):
@@ -293,8 +300,8 @@ def _ccg(up: str, v: int) -> Resolution | None:
         how = "ccg_ods_code" if str(r["ods_code"]).upper() == up else "ccg_code"
         if w == v:
             note = f"{r['name']} ({r['ods_code']}) is a CCG of {v} in this footprint."
-            return Resolution(up, v, r["stp_code"], official_name(r["stp_code"], v), how, up, note=note)
-        res = _other_vintage(up, v, [(r["stp_code"], (w,), up, how)])
+            return Resolution(raw, v, r["stp_code"], official_name(r["stp_code"], v), how, up, note=note)
+        res = _other_vintage(raw, v, [(r["stp_code"], (w,), up, how)])
         return replace(res, note=f"{r['name']} ({r['ods_code']}) is a CCG of {w}, not of {v}. " + res.note)
     return None
 
@@ -452,27 +459,36 @@ def search(query=None, vintage=None) -> tuple[list[dict], list[str]]:
     """Rows of the alias table (``ROW_COLUMNS``), and notes to show with them.
 
     ``vintage`` keeps the names of that vintage and adds the ODS codes of its
-    CCGs; ``query`` keeps the footprints whose names contain it, or else the
-    footprint it resolves to (:func:`resolve_footprint`).
+    CCGs. ``query`` keeps the footprint(s) it names exactly, else those whose
+    names contain it, else the one a fuzzy match finds
+    (:func:`resolve_footprint`).
     """
     v = registry().check_vintage(vintage) if vintage is not None else None
-    rows = [{"code": a.code, "name": official_name(a.code, v if v in a.vintages else a.vintages[-1]),
-             "vintages": format_vintages(a.vintages), "kind": a.kind, "alias": a.alias, "source": a.source}
-            for a in aliases() if v is None or v in a.vintages]
+    every = [{"code": a.code, "name": official_name(a.code, v if v in a.vintages else a.vintages[-1]),
+              "vintages": format_vintages(a.vintages), "kind": a.kind, "alias": a.alias, "source": a.source}
+             for a in aliases()]
+    rows = [r for r, a in zip(every, aliases()) if v is None or v in a.vintages]
     if v is not None:
         rows += _ccg_rows(v)
     notes: list[str] = []
     if query is not None and str(query).strip():
-        key, up = footprint_key(query), str(query).strip().upper()
-        wanted = {r["code"] for r in rows if r["code"] == up or r["alias"].upper() == up
-                  or (key and _compact(key) in _compact(footprint_key(r["alias"])))}
-        if not wanted:
-            res = resolve_footprint(query, v)
+        raw = str(query).strip()
+        key, up = _compact(footprint_key(raw)), raw.upper()
+        if v is None:
+            wanted = {r["code"] for r in rows if r["code"] == up or (key and _compact(footprint_key(r["alias"])) == key)}
+            res = None
+        else:
+            res = _resolve_exact(raw, v)
+            wanted = set()
+        if res is None and not wanted:
+            wanted = {r["code"] for r in rows if key and key in _compact(footprint_key(r["alias"]))}
+            if not wanted:
+                res = resolve_footprint(raw, v)
+        if res is not None:
             wanted = {res.code} if res.in_vintage else {c for c, _n, _s in res.overlaps} or {res.code}
-            if res.note:
-                notes.append(res.describe())
+            notes += [res.describe()] if res.note else []
             if res.code not in {r["code"] for r in rows}:  # a code of another vintage: show its own names
-                rows += [r for r in search(None, None)[0] if r["code"] == res.code]
+                rows += [r for r in every if r["code"] == res.code]
         rows = [r for r in rows if r["code"] in wanted]
     order = {k: i for i, k in enumerate((*KINDS, "ccg_ods_code"))}
     rows.sort(key=lambda r: (r["code"], order[r["kind"]], r["vintages"], r["alias"]))
