@@ -248,6 +248,9 @@ def resolve_footprint(text, vintage=None) -> Resolution:
     raw = str(text).strip()
     if not raw:
         raise FootprintNameError(text, v, [], "A footprint name or code is empty: give a name, abbreviation or code.")
+    if not codes(v):  # a vintage added to the registry but not to the alias table
+        raise DataError(f"The alias table {ALIASES_FILE} has no footprint names for vintage {v}: add its ONS "
+                        "names and ODS codes (see geodata/README.md).")
     return _resolve_exact(raw, v) or _fuzzy(raw, v)
 
 
