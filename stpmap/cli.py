@@ -217,7 +217,8 @@ def groups_cmd(vintage, groups_file):
 
 @main.command("names")
 @click.argument("query", required=False)
-@vintage_option
+@click.option("--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
+              help="Only the names of this vintage (2017 or 2021), with its CCGs' ODS codes. Default: every vintage.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def names_cmd(query, vintage, fmt):
     """The names, abbreviations and codes of the footprints, with their source.
