@@ -5,6 +5,8 @@
 >>> east = stpmap.footprints(group="East of England")
 >>> stpmap.lookup("NG1 5DT")["footprint_code"]   # which footprint covers a postcode
 'E54000014'
+>>> stpmap.resolve_footprint("BLMK", 2021).code  # names, abbreviations, ODS codes
+'E54000024'
 
 The names below are imported on first use, so that ``import stpmap`` (and the
 command line) start quickly.
@@ -27,6 +29,7 @@ _LAZY = {
     "regions": "stpmap.data.layers",
     "groups": "stpmap.data.layers",
     "attribution": "stpmap.data.layers",
+    "resolve_footprint": "stpmap.data.aliases",
     "fetch": "stpmap.data.manage",
     "build": "stpmap.data.manage",
     "info": "stpmap.data.manage",

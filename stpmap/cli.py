@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -144,20 +145,23 @@ def data_info(fmt):
 @vintage_option
 @click.option("--group", "-g", default=None, help='A named group, e.g. "East of England"; `stpmap groups` lists them.')
 @click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
+@click.option("--footprint", "-f", "footprints", multiple=True, metavar="NAME",
+              help='Only this footprint: code, ODS code, CCG ODS code, name or abbreviation ("BLMK"); repeatable. `stpmap names` lists them.')
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet"]), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: standard output).")
-def footprints_cmd(vintage, group, groups_file, fmt, output):
+def footprints_cmd(vintage, group, groups_file, footprints, fmt, output):
     """List the STP footprints with population and regions."""
     from stpmap.files import export as _export
     from stpmap.data.registry import registry
 
     attribution = registry().attribution()
-    if fmt in _export.SPATIAL_FORMATS:
-        from stpmap.data import layers as _api
+    with _name_warnings():
+        if fmt in _export.SPATIAL_FORMATS:
+            from stpmap.data import layers as _api
 
-        df = _api.footprints(vintage, group, groups_file=groups_file)
-    else:  # attributes only: no geopandas on this path
-        df = _footprint_table(vintage, group, groups_file)
+            df = _api.footprints(vintage, group, footprint=list(footprints) or None, groups_file=groups_file)
+        else:  # attributes only: no geopandas on this path
+            df = _footprint_table(vintage, group, groups_file, list(footprints))
     from stpmap import settings as _settings
 
     v = int(vintage or _settings.default_vintage)
@@ -167,17 +171,37 @@ def footprints_cmd(vintage, group, groups_file, fmt, output):
         click.echo(f"Wrote {output} ({len(df)} footprints, vintage {v}, {fmt})", err=True)
 
 
-def _footprint_table(vintage, group, groups_file):
+def _footprint_table(vintage, group, groups_file, footprints=()):
     from stpmap.data import atlas as _atlas
-    from stpmap.data import groups as _groups
+    from stpmap.data.selection import select_codes
     from stpmap import settings as _settings
 
     v = vintage or _settings.default_vintage
     t = _atlas.table("stp", v)
-    if group:
-        codes = _groups.resolve(group, v, groups_file).codes
+    codes = select_codes(v, group or None, groups_file, list(footprints) or None)
+    if codes is not None:
         t = t[t["code"].isin(codes)].reset_index(drop=True)
     return t[[c for c in STP_CSV_COLUMNS if c in t.columns]]
+
+
+@contextmanager
+def _name_warnings():
+    """Show each fuzzy match of a footprint name as one plain line on stderr."""
+    import warnings
+
+    from stpmap.data.aliases import FootprintNameWarning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", FootprintNameWarning)
+        try:
+            yield
+        finally:
+            mine = [w for w in seen if issubclass(w.category, FootprintNameWarning)]
+            for w in mine:
+                click.echo(f"Note: {w.message}", err=True)
+    for w in seen:
+        if w not in mine:  # anyone else's warnings as they would have been
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 @main.command("groups")
@@ -191,6 +215,34 @@ def groups_cmd(vintage, groups_file):
     v = vintage or _settings.default_vintage
     for g in _groups.all_groups(v, groups_file):
         click.echo(f"{g.qualified:70} {len(g.codes):3} footprints")
+
+
+@main.command("names")
+@click.argument("query", required=False)
+@click.option("--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
+              help="Only the names of this vintage (2017 or 2021), with its CCGs' ODS codes. Default: every vintage.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def names_cmd(query, vintage, fmt):
+    """The names, abbreviations and codes of the footprints, with their source.
+
+    With QUERY, only the footprints it names (as `--footprint` would find
+    them) or whose names contain it; with --vintage, only the names of that
+    vintage, and the ODS codes of its CCGs.
+
+    \b
+    Examples:
+      stpmap names                       # every alias of every vintage
+      stpmap names BLMK                  # all the names of one footprint
+      stpmap names essex --vintage 2017
+      stpmap names "Cumbria and North East" --vintage 2017
+    """
+    from stpmap.data import aliases as _aliases
+
+    with _name_warnings():
+        rows, notes = _aliases.search(query, vintage)
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    click.echo(_aliases.rows_text(rows, fmt), nl=False)
 
 
 # ----------------------------------------------------------------- serve

@@ -1,8 +1,8 @@
 """Named groups of footprints: ONS regions, NHS England regions and local
 offices of the vintage (by population majority), and the user's own groups.
 
-A user's groups file is TOML or JSON mapping a group name to footprint codes
-or names::
+A user's groups file is TOML or JSON mapping a group name to footprints, by
+code, name, ODS code or abbreviation (see :mod:`stpmap.data.aliases`)::
 
     # my-groups.toml
     "Northern Powerhouse" = ["E54000007", "West Yorkshire", "Cheshire and Merseyside"]
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stpmap.data import atlas as _atlas
-from stpmap.errors import ChoiceError, InputError
+from stpmap.data.aliases import footprint_code
+from stpmap.errors import ChoiceError, InputError, StpmapError
 from stpmap.data.names import normalise
 
 #: Built-in kinds of group, in the order they are listed; each is also the column
@@ -32,12 +33,6 @@ class Group:
     @property
     def qualified(self) -> str:
         return f"{self.kind}:{self.name}"
-
-
-def _footprint_index(vintage) -> tuple[dict[str, str], dict[str, str]]:
-    """The vintage's footprints: code -> name, and normalised name -> code."""
-    t = _atlas.table("stp", vintage, columns=["code", "name"])
-    return dict(zip(t["code"], t["name"])), {normalise(n): c for c, n in zip(t["code"], t["name"])}
 
 
 def read_groups_file(path, vintage) -> list[Group]:
@@ -61,20 +56,16 @@ def read_groups_file(path, vintage) -> list[Group]:
         ) from exc
     if not isinstance(raw, dict):
         raise InputError(f"Groups file {path} must map group names to lists of footprints.")
-    by_code, by_name = _footprint_index(vintage)
     groups = []
     for name, members in raw.items():
         if isinstance(members, str) or not isinstance(members, (list, tuple)):
             raise InputError(f"Group {name!r} in {path} must be a list of footprint codes or names, not {members!r}.")
         codes = []
         for m in members:
-            key = str(m).strip()
-            code = key.upper() if key.upper() in by_code else by_name.get(normalise(key))
-            if code is None:
-                raise InputError(
-                    f"Group {name!r} in {path}: {m!r} is not a footprint code or name of vintage {vintage}. "
-                    f"Run `stpmap footprints --vintage {vintage}` to list them."
-                )
+            try:
+                code = footprint_code(m, vintage)
+            except StpmapError as exc:
+                raise InputError(f"Group {name!r} in {path}: {exc}") from exc
             if code not in codes:
                 codes.append(code)
         groups.append(Group(str(name), "user", tuple(codes)))
