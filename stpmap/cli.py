@@ -73,8 +73,8 @@ class _StderrHandler(logging.StreamHandler):
 @click.version_option(package_name="stpmap")
 def main():
     """Maps and postcode lookups for England's STP footprints, from official ONS data."""
-    # one-off work (building the postcode index...) is announced on stderr
-    logger = logging.getLogger("stpmap.postcodes")
+    # one-off work (building the atlas, the postcode index...) is announced on stderr
+    logger = logging.getLogger("stpmap")
     if not logger.handlers:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))

@@ -7,6 +7,7 @@ never answered from an older copy.
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,8 @@ from stpmap.data import build as _build
 from stpmap.data.build import SPATIAL_LAYERS, TABLE_LAYERS, layer_file
 from stpmap.data.registry import registry
 from stpmap.errors import ChoiceError
+
+log = logging.getLogger("stpmap.data")
 
 #: One build at a time: threads asking for a missing atlas wait for the first one's build.
 _build_lock = threading.Lock()
@@ -36,6 +39,7 @@ def ensure(vintage=None, progress: bool = True) -> Path:
     vintage = registry().check_vintage(vintage)
     with _build_lock:
         if not is_current(vintage):
+            log.info("Building the %s atlas from the official ONS files (once; about 10 s)...", vintage)
             _build.build(vintage, progress=progress)
     return _cache.atlas_folder(vintage)
 
