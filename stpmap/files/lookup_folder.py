@@ -118,8 +118,10 @@ def _postcode_column_name(frames, column, prefix: str | None, where: str) -> tup
 
 def _require_dask() -> None:
     """A clear error, naming the extra to install, when dask is missing."""
+    import importlib
+
     try:
-        import dask.dataframe  # noqa: F401
+        importlib.import_module("dask.dataframe")
     except ImportError as exc:
         raise InputError(f"The dask engine (--engine dask, lookup_folder) needs dask ({exc}). "
                          "Install it: pip install 'stpmap[dask]'") from None
