@@ -287,20 +287,26 @@ LOOKUP_TABLE = [  # (header, keys joined with a space)
               help="The postcode column of --input (default: the one header containing 'postcode' or 'pcd').")
 @click.option("--output", "-o", default=None, metavar="FILE",
               help="File to write, format from its extension (default: <input>-stpmap.<ext> beside the input).")
-@click.option("--prefix", default="", metavar="P", help="Put before the added column names, e.g. stp_ (needed when they clash).")
+@click.option("--prefix", default=None, metavar="P",
+              help="Put before the added column names, e.g. stp_ (default: none, or stpmap_ when a name clashes with "
+                   "a column of --input).")
 @click.option("--encoding", default=None, metavar="E", help="Encoding of a CSV input (default UTF-8), e.g. cp1252.")
 @click.option("--sheet", default=None, metavar="S", help="Sheet of an XLSX input (default: the first).")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
               help="dask: a folder (or glob) of Parquet/CSV files to a folder of Parquet files.")
 @click.option("--no-progress", is_flag=True, default=False, help="No progress bar.")
-def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding, sheet, engine, no_progress):
+@click.option("--escape-formulas", is_flag=True, default=False,
+              help="CSV output: put a ' before text starting with = + - @ (or tab, CR), so that spreadsheets never run "
+                   "it as a formula (XLSX: mark such cells as text). Default: cells as they were.")
+def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding, sheet, engine, no_progress,
+               escape_formulas):
     """Which STP footprint, CCG and local authority a postcode is in.
 
     \b
     Examples:
       stpmap lookup NG1 5DT                        # "NG1 5DT" or NG15DT: one postcode
       stpmap lookup "NG1 5DT" "LS1 4AP" --format json
-      stpmap lookup --input patients.csv --column postcode --prefix stp_
+      stpmap lookup --input patients.csv --column postcode   # adds stpmap_postcode...
       stpmap lookup -i gps.xlsx --sheet List -o gps-stp.parquet
       stpmap lookup -i 'extracts/*.parquet' -c pcd -o extracts-stp --engine dask
 
@@ -311,7 +317,8 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
     from stpmap.errors import InputError
 
     bulk_only = {"--column": column, "--output": output, "--encoding": encoding, "--sheet": sheet,
-                 "--prefix": prefix or None, "--engine dask": engine if engine == "dask" else None}
+                 "--prefix": prefix, "--engine dask": engine if engine == "dask" else None,
+                 "--escape-formulas": escape_formulas or None}
     if input_ is None:
         if not postcodes:
             raise InputError("Give postcodes (stpmap lookup \"NG1 5DT\") or a file (stpmap lookup --input FILE).")
@@ -328,17 +335,41 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
                          "sets the format (--output FILE.csv, .xlsx or .parquet).")
     progress = False if no_progress else None
     if engine == "dask":
-        if encoding or sheet:
-            raise InputError("--encoding and --sheet are for --engine pandas; the dask engine reads UTF-8 CSV and Parquet.")
+        if encoding or sheet or escape_formulas:
+            raise InputError("--encoding, --sheet and --escape-formulas are for --engine pandas; the dask engine reads "
+                             "UTF-8 CSV and Parquet, and writes Parquet, whose cells no spreadsheet runs as formulas.")
         from stpmap.files.lookup_folder import lookup_folder
 
-        summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
+        with _warnings_on_stderr():
+            summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
     else:
         from stpmap.files.lookup_file import lookup_file
 
-        summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
-                              encoding=encoding, sheet=sheet)
+        with _warnings_on_stderr():
+            summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
+                                  encoding=encoding, sheet=sheet, escape_formulas=escape_formulas)
     _print_summary(summary)
+
+
+@contextmanager
+def _warnings_on_stderr():
+    """stpmap's warnings (a prefix chosen, cells cut) printed on stderr as they come, plainly."""
+    import warnings
+
+    from stpmap.errors import StpmapWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StpmapWarning):
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StpmapWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _join_postcodes(args) -> list[str]:

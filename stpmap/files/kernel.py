@@ -6,9 +6,11 @@ plain pandas columns (dask partitions).
 
 from __future__ import annotations
 
+import warnings
+
 import pyarrow as pa
 
-from stpmap.errors import InputError
+from stpmap.errors import InputError, StpmapWarning
 from stpmap.files.read import fold_case
 from stpmap.postcodes import results as _results
 from stpmap.postcodes.results import RESULT_KEYS
@@ -84,13 +86,56 @@ def result_fields(prefix: str = "") -> list[pa.Field]:
     return [pa.field(f"{prefix}{key}", kind) for key, kind in RESULT_TYPES.items()]
 
 
-def check_collisions(columns, names, where: str = "the input") -> None:
-    """Error if a result column would take the name of an input column."""
+#: Put before the added column names when one would take the name of an input
+#: column and no prefix was given (then ``stpmap2_``, ``stpmap3_``... if that clashes too).
+DEFAULT_PREFIX = "stpmap_"
+
+
+def _clashes(columns, prefix: str) -> list[str]:
     taken = {str(c) for c in columns}
-    clash = [n for n in names if n in taken]
+    return [n for n in result_names(prefix) if n in taken]
+
+
+def _free_prefix(columns) -> str:
+    """:data:`DEFAULT_PREFIX`, or the first of ``stpmap2_``, ``stpmap3_``... that clashes with no column."""
+    n, prefix = 1, DEFAULT_PREFIX
+    while _clashes(columns, prefix):
+        n += 1
+        prefix = f"{DEFAULT_PREFIX[:-1]}{n}_"
+    return prefix
+
+
+def check_collisions(columns, prefix: str, where: str = "the input") -> None:
+    """Error if a result column named with ``prefix`` would take the name of an input column."""
+    clash = _clashes(columns, prefix)
     if clash:
-        raise InputError(f"{where[0].upper()}{where[1:]} already has column(s) named {_quoted_list(clash)}, which the "
-                         "lookup adds. Give the added columns a prefix, e.g. --prefix stp_ (prefix='stp_' in Python).")
+        free = _free_prefix(columns)
+        raise InputError(f"The lookup adds column(s) named {_quoted_list(clash)}, which {where} already has. "
+                         f"Give another prefix, e.g. --prefix {free} (prefix={free!r} in Python), or leave "
+                         "--prefix out: stpmap then prefixes the added columns only when their names clash.")
+
+
+def result_prefix(columns, prefix: str | None, where: str = "the input") -> str:
+    """The prefix of the added columns. ``None``: none, unless a name clashes with
+    an input column; then :data:`DEFAULT_PREFIX` (said in a StpmapWarning), so
+    that the input's columns keep their names. A prefix given (even ``""``)
+    is used as it is, and an error if a name still clashes.
+
+    >>> result_prefix(["id", "pcd"], None), result_prefix(["id", "pcd"], "stp_")
+    ('', 'stp_')
+    """
+    if prefix is not None:
+        check_collisions(columns, str(prefix), where)
+        return str(prefix)
+    clash = _clashes(columns, "")
+    if not clash:
+        return ""
+    chosen = _free_prefix(columns)
+    warnings.warn(f"{where} already has column(s) named {_quoted_list(clash)}, which the lookup adds: so that "
+                  f"yours keep their names, the added columns are named {chosen}postcode, {chosen}status... "
+                  "(give --prefix P, prefix='P' in Python, to name them otherwise).",
+                  StpmapWarning, stacklevel=4)  # the caller of lookup_file or lookup_folder
+    return chosen
 
 
 # ------------------------------------------------------------------ lookups

@@ -33,6 +33,7 @@ from pathlib import Path
 from stpmap.errors import InputError
 from stpmap.files import kernel
 from stpmap.files.read import file_format
+from stpmap.files.write import FORMULA_PATTERN
 
 
 def _input_files(input) -> tuple[list[Path], str, str | None, str]:
@@ -60,7 +61,8 @@ def _input_files(input) -> tuple[list[Path], str, str | None, str]:
         raise InputError(f"No Parquet or CSV files in {where}. The dask engine reads .parquet, .csv, .csv.gz, .tsv and .txt files.")
     if len(kinds) > 1:
         shown = ", ".join(f"{len(v)} {k[0]}" + (" (tab)" if k[1] == "\t" else "") for k, v in kinds.items())
-        raise InputError(f"{where[0].upper()}{where[1:]} mixes file formats ({shown}). Give a glob that picks one, e.g. 'folder/*.parquet'.")
+        raise InputError(f"The input mixes file formats: {where} holds {shown}. Give a glob that picks one, "
+                         "e.g. 'folder/*.parquet'.")
     (kind, delimiter), files = next(iter(kinds.items()))
     return files, kind, delimiter, where
 
@@ -101,16 +103,28 @@ def _read_frames(files: list[Path], kind: str, delimiter: str | None, where: str
         raise InputError(f"Cannot read the files of {where}: {exc}.") from None
 
 
-def _postcode_column_name(frames, column, prefix: str, where: str) -> str:
-    """The postcode column, checked to hold text, and no clash with the added names."""
+def _postcode_column_name(frames, column, prefix: str | None, where: str) -> tuple[str, str]:
+    """The postcode column, checked to hold text, and the prefix of the added
+    names (:func:`kernel.result_prefix`)."""
     columns = list(frames.columns)
     name = columns[kernel.postcode_column(columns, column, where)]
-    kernel.check_collisions(columns, kernel.result_names(prefix), where)
+    prefix = kernel.result_prefix(columns, prefix, where)
     dtype = frames._meta[name].dtype
     if dtype.kind not in "OUS" and str(dtype) not in ("str", "string", "category"):
         raise InputError(f"The column {name!r} of {where} holds {dtype}, not text. Postcodes are text; "
                          "choose the column that holds them with --column NAME.")
-    return name
+    return name, prefix
+
+
+def _require_dask() -> None:
+    """A clear error, naming the extra to install, when dask is missing."""
+    import importlib
+
+    try:
+        importlib.import_module("dask.dataframe")
+    except ImportError as exc:
+        raise InputError(f"The dask engine (--engine dask, lookup_folder) needs dask ({exc}). "
+                         "Install it: pip install 'stpmap[dask]'") from None
 
 
 def _look_up_partition(partition, column: str, vintage: int, prefix: str):
@@ -118,6 +132,8 @@ def _look_up_partition(partition, column: str, vintage: int, prefix: str):
     import pandas as pd
 
     frame = kernel.lookup_frame(partition[column].reset_index(drop=True), vintage)
+    echoed = frame["postcode"]  # invalid postcodes echo the input: never a formula
+    frame["postcode"] = echoed.mask(echoed.str.match(FORMULA_PATTERN, na=False))
     return pd.concat([partition, kernel.results_frame(frame, prefix, index=partition.index)], axis=1)
 
 
@@ -157,7 +173,7 @@ def _write_folder(result, out: Path, status: str, custom_metadata: dict, where: 
     return counts
 
 
-def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", scheduler=None) -> dict:
+def lookup_folder(input, column, output, *, vintage=None, prefix: str | None = None, scheduler=None) -> dict:
     """Look up the postcodes in ``column`` of every Parquet or CSV file of a folder
     (or glob) and write them, with the result columns added, as a folder of Parquet files.
 
@@ -169,26 +185,29 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
     output : a folder that does not exist yet (or is empty); written under a
         temporary name and renamed at the end.
     vintage : 2017 (default) or 2021.
-    prefix : before the added column names, to avoid clashes (a clash is an error).
+    prefix : before the added column names. ``None`` (default): none, unless
+        a name clashes with an input column; then ``stpmap_`` (said in a
+        StpmapWarning). A prefix given (``""`` too) that still clashes is an error.
+        The ``postcode`` result never echoes formula-like input (left empty).
     scheduler : passed to ``dask.compute``; ``None`` uses dask's default, or
         the active ``distributed.Client``.
 
     Returns
     -------
     dict with ``input``, ``output``, ``files``, ``partitions``, ``column``,
-    ``vintage``, ``rows``, ``statuses`` (a count for each status), ``seconds``
+    ``prefix``, ``vintage``, ``rows``, ``statuses`` (a count for each status), ``seconds``
     and ``attribution``.
     """
     started = time.perf_counter()
     from stpmap.data.registry import registry
     from stpmap.postcodes import lookup as _lookup
 
+    _require_dask()
     files, kind, delimiter, where = _input_files(input)
     out = _output_folder(input, output, files)
     vintage = registry().check_vintage(vintage)
-    prefix = "" if prefix is None else str(prefix)
     frames = _read_frames(files, kind, delimiter, where)
-    column_name = _postcode_column_name(frames, column, prefix, where)
+    column_name, prefix = _postcode_column_name(frames, column, prefix, where)
 
     _lookup.index(vintage)  # built here once: the workers load it from the cache
     attribution = registry().attribution(postcodes=True)
@@ -202,7 +221,7 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
         statuses[str(s)] = statuses.get(str(s), 0) + int(n)
     return {
         "input": str(input), "output": str(out), "format": "parquet", "files": len(files),
-        "partitions": result.npartitions, "column": str(column_name), "vintage": vintage,
+        "partitions": result.npartitions, "column": str(column_name), "prefix": prefix, "vintage": vintage,
         "rows": sum(statuses.values()), "statuses": statuses, "seconds": time.perf_counter() - started,
         "attribution": attribution,
     }

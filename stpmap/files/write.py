@@ -8,18 +8,38 @@ Every writer is made from the output's Arrow schema and the run's metadata
 CSV is pyarrow's writer (every text cell quoted; a UTF-8 BOM kept if the input
 had one); Parquet carries the metadata as ``stpmap.*`` keys; XLSX has an
 ``attribution`` sheet and document properties.
+
+Spreadsheet safety: an XLSX cell holding text is always a text cell, never a
+formula (``=...``) nor an error code (``#N/A``), and text longer than an XLSX
+cell holds is cut with a :class:`~stpmap.errors.StpmapWarning` naming the
+cells. CSV keeps the input's cells as they were unless ``escape_formulas``
+asks for OWASP's escape (a ``'`` before text starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return). stpmap's own ``postcode`` column never
+echoes such text: an invalid postcode that looks like a formula is left empty.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 
-from stpmap.errors import InputError
+from stpmap.errors import InputError, StpmapWarning
 from stpmap.files.read import UTF8_BOM, FileFormat
+from stpmap.postcodes.results import RESULT_KEYS
+
+#: First characters that make a spreadsheet read text as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: The same, as a regular expression character class (Python re and RE2 alike).
+FORMULA_PATTERN = "[=+\\-@\t\r]"
+#: Most characters an XLSX cell holds; longer text is cut to this.
+XLSX_MAX_CHARS = 32_767
+#: Rows named in a warning about cut cells, per column.
+_ROWS_SHOWN = 5
+_POSTCODE_AT = RESULT_KEYS.index("postcode")
 
 
 @contextmanager
@@ -42,11 +62,63 @@ def _plain_columns(table: pa.Table) -> list[pa.Array]:
     return [a.dictionary_decode() if pa.types.is_dictionary(a.type) else a for a in arrays]
 
 
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula.
+
+    >>> formula_like('=HYPERLINK("http://x")'), formula_like("-1"), formula_like("NG1 5DT")
+    (True, True, False)
+    """
+    return text[:1] in FORMULA_START
+
+
+def _text(array: pa.Array) -> pa.Array | None:
+    """``array`` as pyarrow text the compute functions take, or None if it is not text."""
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return array
+    if getattr(pa.types, "is_string_view", lambda _: False)(kind):
+        return array.cast(pa.string())
+    return None
+
+
+def without_formulas(array: pa.Array) -> pa.Array:
+    """``array`` (text) with its formula-like values made null."""
+    import pyarrow.compute as pc
+
+    array = array if _text(array) is array else array.cast(pa.string())
+    risky = pc.fill_null(pc.match_substring_regex(array, "^" + FORMULA_PATTERN), False)
+    return pc.if_else(risky, pa.scalar(None, array.type), array)
+
+
+def safe_results(results: list[pa.Array]) -> list[pa.Array]:
+    """The result columns with ``postcode`` (which echoes invalid input) never formula-like."""
+    results = list(results)
+    results[_POSTCODE_AT] = without_formulas(results[_POSTCODE_AT])
+    return results
+
+
+def with_formulas_escaped(array: pa.Array) -> pa.Array:
+    """Text cells starting like a formula with a ``'`` put in front (OWASP);
+    columns of other types as they are."""
+    import pyarrow.compute as pc
+
+    text = _text(array)
+    if text is None:  # numbers, dates...: a spreadsheet never reads them as formulas
+        return array
+    escaped = pc.replace_substring_regex(text, pattern=f"^({FORMULA_PATTERN})", replacement="'\\1")
+    return escaped.cast(array.type) if escaped.type != array.type else escaped
+
+
 class OutputFile:
-    """A writer; used as a context manager, it is closed at the end of the block."""
+    """A writer; used as a context manager, it is closed at the end of the block,
+    and what it has to say about the cells (:attr:`notes`) is then given as
+    :class:`~stpmap.errors.StpmapWarning`."""
+
+    #: Whether spreadsheets open this format, so that its text could be read as formulas.
+    spreadsheet = True
 
     def __init__(self, path: Path, fmt: FileFormat, schema: pa.Schema, meta: dict, *, bom: bool = False,
-                 sheet_title: str | None = None):
+                 sheet_title: str | None = None, escape_formulas: bool = False):
         raise NotImplementedError
 
     @classmethod
@@ -59,12 +131,19 @@ class OutputFile:
     def close(self) -> None:
         raise NotImplementedError
 
+    @property
+    def notes(self) -> list[str]:
+        """What the user should know about the cells written (e.g. cut ones)."""
+        return []
+
     def __enter__(self):
         return self
 
     def __exit__(self, kind, exc, tb):
         if kind is None:
             self.close()
+            for note in self.notes:
+                warnings.warn(note, StpmapWarning, stacklevel=4)  # the caller of lookup_file
             return
         try:
             self.close()
@@ -73,12 +152,16 @@ class OutputFile:
 
 
 class CsvOutput(OutputFile):
-    def __init__(self, path, fmt, schema, meta, *, bom=False, sheet_title=None):
+    def __init__(self, path, fmt, schema, meta, *, bom=False, sheet_title=None, escape_formulas=False):
         import pyarrow.csv as pacsv
 
         self.stream = pa.CompressedOutputStream(str(path), "gzip") if fmt.gzip else pa.OSFile(str(path), "wb")
         if bom:
             self.stream.write(UTF8_BOM)
+        self.escape = escape_formulas
+        if escape_formulas:  # the header is a row of cells too
+            schema = pa.schema([f.with_name("'" + f.name if formula_like(f.name) else f.name) for f in schema],
+                               metadata=schema.metadata)
         self.schema = schema
         self.writer = pacsv.CSVWriter(self.stream, schema, write_options=pacsv.WriteOptions(delimiter=fmt.delimiter))
 
@@ -91,7 +174,10 @@ class CsvOutput(OutputFile):
                                  "Write Parquet instead (--output FILE.parquet).")
 
     def write(self, chunk, results):
-        self.writer.write_table(pa.Table.from_arrays(_plain_columns(chunk.table) + results, schema=self.schema))
+        columns = _plain_columns(chunk.table) + safe_results(results)
+        if self.escape:
+            columns = [with_formulas_escaped(c) for c in columns]
+        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
 
     def close(self):
         self.writer.close()
@@ -100,7 +186,9 @@ class CsvOutput(OutputFile):
 
 
 class ParquetOutput(OutputFile):
-    def __init__(self, path, fmt, schema, meta, *, bom=False, sheet_title=None):
+    spreadsheet = False
+
+    def __init__(self, path, fmt, schema, meta, *, bom=False, sheet_title=None, escape_formulas=False):
         import pyarrow.parquet as pq
 
         kept = dict(schema.metadata or {})
@@ -112,7 +200,8 @@ class ParquetOutput(OutputFile):
         self.writer = pq.ParquetWriter(str(path), self.schema)
 
     def write(self, chunk, results):
-        self.writer.write_table(pa.Table.from_arrays(_plain_columns(chunk.table) + results, schema=self.schema))
+        columns = _plain_columns(chunk.table) + safe_results(results)
+        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
 
     def close(self):
         self.writer.close()
@@ -134,19 +223,54 @@ def xlsx_value(value):
     return str(value)
 
 
+#: First characters of text that openpyxl, left to itself, would not store as
+#: text: formulas (``=``) and error codes (``#N/A``); and the rest of FORMULA_START,
+#: which ``escape_formulas`` marks.
+_XLSX_RISKY_START = frozenset(FORMULA_START) | {"#"}
+
+
+def text_cell(sheet, text: str, *, quote_prefix: bool = False):
+    """An openpyxl cell of ``sheet`` that holds ``text`` (cut to
+    :data:`XLSX_MAX_CHARS`) as text, whatever it looks like; ``quote_prefix``
+    also marks it as Excel marks text typed after a ``'``."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, text[:XLSX_MAX_CHARS])
+    cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
+    if quote_prefix:
+        cell.quotePrefix = True
+    return cell
+
+
 class XlsxOutput(OutputFile):
     """One sheet of data (input cells kept as they were when the input is XLSX)
-    and an ``attribution`` sheet."""
+    and an ``attribution`` sheet. Text is always stored as text."""
 
-    def __init__(self, path, fmt, schema, meta, *, bom=False, sheet_title=None):
+    def __init__(self, path, fmt, schema, meta, *, bom=False, sheet_title=None, escape_formulas=False):
         import openpyxl
 
         self.path = path
+        self.escape = escape_formulas
+        self.names = list(schema.names)
+        self.cut: dict[int, list] = {}  # column -> [cells cut, first sheet rows]
         self.workbook = openpyxl.Workbook(write_only=True)
         self.sheet = self.workbook.create_sheet(sheet_title or "lookup")
-        self.sheet.append(list(schema.names))
-        self.meta = meta
         self.row = 1
+        self.sheet.append(self._cells(list(self.names)))
+        self.meta = meta
+
+    def _cells(self, values: list) -> list:
+        """A row's values, text that openpyxl would not store as text (or would
+        cut) given as text cells; cut cells are counted."""
+        for i, value in enumerate(values):
+            if isinstance(value, str) and (value[:1] in _XLSX_RISKY_START or len(value) > XLSX_MAX_CHARS):
+                if len(value) > XLSX_MAX_CHARS:
+                    seen = self.cut.setdefault(i, [0, []])
+                    seen[0] += 1
+                    if len(seen[1]) < _ROWS_SHOWN:
+                        seen[1].append(self.row)
+                values[i] = text_cell(self.sheet, value, quote_prefix=self.escape and formula_like(value))
+        return values
 
     def write(self, chunk, results):
         from openpyxl.utils.exceptions import IllegalCharacterError
@@ -156,19 +280,31 @@ class XlsxOutput(OutputFile):
         else:
             columns = [[xlsx_value(v) for v in column.to_pylist()] for column in chunk.table.columns]
             base = list(zip(*columns)) if columns else [()] * chunk.table.num_rows
-        added = zip(*(a.to_pylist() for a in results))
+        added = zip(*(a.to_pylist() for a in safe_results(results)))
         for cells, values in zip(base, added):
             self.row += 1
             try:
-                self.sheet.append(list(cells) + list(values))
+                self.sheet.append(self._cells(list(cells) + list(values)))
             except IllegalCharacterError:
                 raise InputError(f"Row {self.row} holds a control character, which XLSX cannot store. "
                                  "Write CSV or Parquet instead (--output FILE.csv).") from None
 
+    @property
+    def notes(self) -> list[str]:
+        if not self.cut:
+            return []
+        total = sum(n for n, _ in self.cut.values())
+        where = "; ".join(f"column {self.names[i]!r}: {n:,} cell{'s' if n > 1 else ''}, sheet row"
+                          f"{'s' if n > 1 else ''} {', '.join(map(str, rows))}{', ...' if n > len(rows) else ''}"
+                          for i, (n, rows) in sorted(self.cut.items()))
+        return [f"{total:,} cell{'s were' if total > 1 else ' was'} longer than the {XLSX_MAX_CHARS:,} characters an "
+                f"XLSX cell holds, and cut to that length ({where}). Write CSV or Parquet to keep them whole "
+                "(--output FILE.csv)."]
+
     def close(self):
         about = self.workbook.create_sheet("attribution" if self.sheet.title != "attribution" else "stpmap attribution")
         for key, value in self.meta.items():
-            about.append([key, value])
+            about.append([key, text_cell(about, value) if isinstance(value, str) else value])
         self.workbook.properties.creator = "stpmap"
         self.workbook.properties.description = self.meta["attribution"]
         self.workbook.properties.subject = f"STP footprint lookup, vintage {self.meta['vintage']}"
@@ -180,6 +316,8 @@ WRITERS = {"csv": CsvOutput, "parquet": ParquetOutput, "xlsx": XlsxOutput}
 
 
 def open_output(path: Path, fmt: FileFormat, schema: pa.Schema, meta: dict, *, bom: bool = False,
-                sheet_title: str | None = None) -> OutputFile:
-    """The writer of ``fmt`` writing ``path``."""
-    return WRITERS[fmt.kind](path, fmt, schema, meta, bom=bom, sheet_title=sheet_title)
+                sheet_title: str | None = None, escape_formulas: bool = False) -> OutputFile:
+    """The writer of ``fmt`` writing ``path``; ``escape_formulas`` (CSV and
+    XLSX) marks text that a spreadsheet could read as a formula."""
+    return WRITERS[fmt.kind](path, fmt, schema, meta, bom=bom, sheet_title=sheet_title,
+                             escape_formulas=escape_formulas)

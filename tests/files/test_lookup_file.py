@@ -320,8 +320,8 @@ def test_column_guess_needs_exactly_one(no_work, tmp_path):
 
 def test_result_columns_may_not_clash(lk, tmp_path):
     src = write_csv(tmp_path / "p.csv", ["postcode", "status", "x"], [["NG1 5DT", "active", "1"]])
-    with pytest.raises(InputError) as e:
-        _bulk.lookup_file(src, "postcode", progress=False)
+    with pytest.raises(InputError) as e:  # a prefix given that clashes (no prefix by default: see test_safety)
+        _bulk.lookup_file(src, "postcode", prefix="", progress=False)
     assert "'postcode', 'status'" in str(e.value) and "--prefix" in str(e.value)
     assert not (tmp_path / "p-stpmap.csv").exists()
     _bulk.lookup_file(src, "postcode", prefix="stp_", progress=False)
