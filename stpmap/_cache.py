@@ -256,14 +256,15 @@ def checksums(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _identities(folder: Path, names) -> dict | None:
-    """Inode, size and modification time of each file, None if one is missing."""
+def _identities(folder: Path, names) -> dict:
+    """Inode, size and modification time of each file (None for a missing one)."""
     out = {}
     for name in names:
         try:
             st = os.stat(Path(folder) / name)
         except OSError:
-            return None
+            out[name] = None
+            continue
         out[name] = [st.st_ino, st.st_size, st.st_mtime_ns]
     return out
 
@@ -275,10 +276,10 @@ def _read_stamp(folder: Path) -> dict | None:
         return None
 
 
-def _write_stamp(folder: Path, identities: dict | None) -> None:
+def _write_stamp(folder: Path, identities: dict) -> None:
     """Record that the files with these identities were checked in full; a
     cache that cannot be written is checked again next time instead."""
-    if identities is None:
+    if None in identities.values():
         return
     folder = Path(folder)
     remove_dead_temps(folder, re.compile(rf"{re.escape(VERIFIED)}\.(?P<pid>\d+)\.\d+\.tmp"))
@@ -317,9 +318,9 @@ def damage(folder: Path, full: bool = False) -> list[str]:
     """What is wrong with the files of a finished cache folder, as its
     manifest records them: empty when every file is intact.
 
-    The files are checked in full (sizes and checksums) unless the stamp says
-    that these very files (same inode, size and modification time, and the
-    same manifest) were checked before; ``full`` checks them regardless.
+    A file is checked in full (size and checksum) unless the stamp says that
+    this very file (same inode, size and modification time, under the same
+    manifest) was checked before; ``full`` checks every file regardless.
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -329,14 +330,14 @@ def damage(folder: Path, full: bool = False) -> list[str]:
     if not isinstance(files, dict):
         return [f"its {MANIFEST} records no checksums (built by an older stpmap)"]
     now = _identities(folder, [MANIFEST, *files])
-    if not full and now is not None and _read_stamp(folder) == now:
-        return []
-    problems = [p for p in (_file_damage(folder / name, want) for name, want in files.items()) if p]
-    if not problems:
+    stamp = None if full else _read_stamp(folder)
+    if not isinstance(stamp, dict) or stamp.get(MANIFEST) != now[MANIFEST]:
+        stamp = {}  # another manifest: every file is checked against it
+    problems = [p for p in (_file_damage(folder / name, want) for name, want in files.items()
+                            if stamp.get(name) != now[name]) if p]
+    if not problems and stamp != now:
         _write_stamp(folder, now)
     return problems
-
-
 def state(folder: Path, expected: dict, full: bool = False) -> tuple[str, list[str]]:
     """The folder's state (:data:`OK`, :data:`MISSING`, :data:`STALE` or
     :data:`DAMAGED`) and what is wrong with it. A folder holds a finished

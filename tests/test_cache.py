@@ -135,7 +135,7 @@ def _built(tmp_path: Path) -> Path:
     return target
 
 
-def test_damage_checks_every_file_once_for_each_version_of_it(tmp_path, monkeypatch):
+def test_damage_checks_each_version_of_each_file_once(tmp_path, monkeypatch):
     target = _built(tmp_path)
     hashed = []
     real = _cache._digest
@@ -145,11 +145,15 @@ def test_damage_checks_every_file_once_for_each_version_of_it(tmp_path, monkeypa
     (target / "stp.parquet").write_text("NEW")  # same size, a new modification time
     hashed.clear()
     assert _cache.damage(target) == ["stp.parquet does not match its sha256 checksum"]
-    assert sorted(hashed) == ["ccg.parquet", "stp.parquet"]
+    assert _cache.damage(target) == ["stp.parquet does not match its sha256 checksum"]  # found every time
+    assert hashed == ["stp.parquet", "stp.parquet"]  # only the file that changed
     (target / "stp.parquet").write_text("new")
     assert _cache.damage(target) == []
     hashed.clear()
     assert _cache.damage(target) == [] and hashed == []
+    manifest = (target / _cache.MANIFEST).read_text()
+    (target / _cache.MANIFEST).write_text(manifest)  # another version of the manifest: every file again
+    assert _cache.damage(target) == [] and sorted(hashed) == ["ccg.parquet", "stp.parquet"]
     (target / "ccg.parquet").unlink()
     (target / "stp.parquet").write_text("newer")
     assert _cache.damage(target) == ["ccg.parquet is missing", "stp.parquet has 5 bytes, not 3"]
