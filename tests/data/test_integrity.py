@@ -227,7 +227,7 @@ def test_building_into_a_read_only_cache_is_a_named_error(tmp_path, monkeypatch,
     monkeypatch.setenv("STPMAP_CACHE", str(tmp_path / "shared"))
     monkeypatch.setattr(_cache, "_new_temp_folder", _read_only)
     with pytest.raises(CacheError, match="Cannot write the cache folder .*shared.*Read-only file system.*STPMAP_CACHE"):
-        with _cache.writing(_cache.atlas_folder(2017), {}) as tmp:
+        with _cache.writing(_cache.atlas_folder(2017), {}):
             pass
     # a first lookup, which builds the postcode index, fails before the build's work, naming the folder
     out = cli("lookup", "CB2 0QQ", code=2)
