@@ -127,7 +127,7 @@ def writing(target: Path, manifest: dict):
     _write_stamp(target, _identities(target, [MANIFEST, *manifest["files"]]))
 
 
-def check_writable(target: Path) -> None:
+def require_writable(target: Path) -> None:
     """Raise the :class:`CacheError` of :func:`unwritable` unless the cache
     folder ``target`` can be written (a temporary folder beside it is made and
     removed), so that a build that would fail does so before its work."""

@@ -48,7 +48,7 @@ def ensure(vintage=None, progress: bool = True) -> Path:
     with _build_lock:
         state, problems = _cache.state(folder, _build.expected_manifest())
         if state in (_cache.MISSING, _cache.STALE):
-            _cache.check_writable(folder)
+            _cache.require_writable(folder)
             _build.build(vintage, progress=progress)
         elif state == _cache.DAMAGED:
             _rebuild_damaged(vintage, folder, problems, progress)
@@ -59,7 +59,7 @@ def _rebuild_damaged(vintage: int, folder: Path, problems: list[str], progress: 
     what = "; ".join(problems)
     _cache.log.warning("The atlas in %s is damaged (%s); rebuilding it.", folder, what)
     try:
-        _cache.check_writable(folder)
+        _cache.require_writable(folder)
         _build.build(vintage, progress=progress)
     except CacheError as exc:
         raise CacheError(f"The atlas in {folder} is damaged ({what}) and cannot be rebuilt there: {exc} "

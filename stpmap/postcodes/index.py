@@ -97,18 +97,18 @@ def _mapped(folder: Path, names) -> tuple[dict, dict] | None:
     return None if meta is None else (arrays, meta)
 
 
-def _load_or_build(folder: Path, names, expected: dict, build, check) -> tuple[dict, dict]:
+def _load_or_build(folder: Path, names, expected: dict, build, canary_problems) -> tuple[dict, dict]:
     """The folder's arrays (memory-mapped) and manifest, built first when it
     is missing or stale (its manifest differs from ``expected``) and rebuilt
     when damaged: its files differ from the checksums of its manifest (see
-    :func:`stpmap._cache.damage`), or ``check(arrays, meta)``, a few known
-    answers looked up again, names a problem. A damaged folder that cannot be
+    :func:`stpmap._cache.damage`), or ``canary_problems(arrays, meta)``, a
+    few known postcodes looked up again, names a problem. A damaged folder that cannot be
     rebuilt where it is is a :class:`CacheError` saying what to do."""
     state, problems = _cache.state(folder, expected)
     if state == _cache.OK:
         loaded = _mapped(folder, names)
         try:
-            problems = check(*loaded) if loaded is not None else ["its arrays cannot be read"]
+            problems = canary_problems(*loaded) if loaded is not None else ["its arrays cannot be read"]
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             problems = [f"its manifest does not fit its arrays ({exc!r})"]
         if not problems:
@@ -119,7 +119,7 @@ def _load_or_build(folder: Path, names, expected: dict, build, check) -> tuple[d
     if state == _cache.DAMAGED:
         log.warning("The postcode index in %s is damaged (%s); rebuilding it.", folder, "; ".join(problems))
     try:
-        _cache.check_writable(folder)
+        _cache.require_writable(folder)
         build()
     except CacheError as exc:
         if state != _cache.DAMAGED:
