@@ -73,7 +73,8 @@ class _StderrHandler(logging.StreamHandler):
 @click.version_option(package_name="stpmap")
 def main():
     """Maps and postcode lookups for England's STP footprints, from official ONS data."""
-    # one-off work (building the atlas, the postcode index...) is announced on stderr
+    # one-off work (building the atlas or the postcode index, rebuilding a damaged cache...) is
+    # announced on stderr: every stpmap logger is below "stpmap"
     logger = logging.getLogger("stpmap")
     if not logger.handlers:
         handler = _StderrHandler()
@@ -136,6 +137,33 @@ def data_info(fmt):
             click.echo(f"  {role:22} {ds['title']}")
             click.echo(f"  {'':22} {ds['count']} rows; {ds['licence']}; {'found: ' + ds['found'] if ds['found'] else 'not found locally'}")
     click.echo(f"\n{info['attribution']}")
+
+
+@data.command("verify")
+@click.option("--repair", is_flag=True, default=False, help="Rebuild the damaged folders (sources from the mirror or ONS).")
+def data_verify(repair):
+    """Check every cache folder in full: OK, DAMAGED, STALE or MISSING.
+
+    Exits with status 1 when a folder is damaged (after --repair: still damaged).
+    """
+    import time
+
+    from stpmap import _cache
+    from stpmap.data import verify as _verify
+
+    t = time.perf_counter()
+    findings = _verify.verify(repair=repair)
+    click.echo(f"Cache: {_cache.root()}")
+    for f in findings:
+        click.echo(f"{f.state.upper():8} {f.what:22} {f.folder}")
+        for problem in f.problems:
+            click.echo(f"{'':8} {problem}")
+        if f.state == _cache.DAMAGED:
+            click.echo(f"{'':8} Fix: {f.fix}")
+    damaged = sum(f.state == _cache.DAMAGED for f in findings)
+    click.echo(f"{damaged} damaged folder(s); checked in {time.perf_counter() - t:.1f} s.", err=True)
+    if damaged:
+        sys.exit(1)
 
 
 # ------------------------------------------------------------ footprints

@@ -11,6 +11,10 @@ class DataError(StpmapError):
     """A source file is missing, unreadable or not what the registry says."""
 
 
+class CacheError(DataError):
+    """A cache folder cannot be written, or is damaged and cannot be rebuilt where it is."""
+
+
 class ChoiceError(StpmapError, ValueError):
     """A value that must be one of a known set (vintage, group, layer...) is not."""
 

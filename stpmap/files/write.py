@@ -5,6 +5,11 @@ half-written.
 Every writer is made from the output's Arrow schema and the run's metadata
 (``attribution``, ``vintage``, ``postcode column``, ``source``) and takes
 :class:`~stpmap.files.read.Chunk` objects with the added result columns.
+The temporary file is named ``.NAME.PID.stpmap-tmp`` after the process
+writing it; one that a dead process left (killed, or the machine stopped) is
+removed by the next write into the same folder, and SIGTERM (the default
+``kill``) ends a write as an exception does, removing it at once.
+
 CSV is pyarrow's writer (every text cell quoted; a UTF-8 BOM kept if the input
 had one); Parquet carries the metadata as ``stpmap.*`` keys; XLSX has an
 ``attribution`` sheet and document properties.
@@ -21,12 +26,16 @@ echoes such text: an invalid postcode that looks like a formula is left empty.
 from __future__ import annotations
 
 import os
+import re
+import signal
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 
+from stpmap import _cache
 from stpmap.errors import InputError, StpmapWarning
 from stpmap.files.read import UTF8_BOM, FileFormat
 from stpmap.postcodes.results import RESULT_KEYS
@@ -42,18 +51,60 @@ _ROWS_SHOWN = 5
 _POSTCODE_AT = RESULT_KEYS.index("postcode")
 
 
+#: The ending of temporary outputs: ``.NAME.PID.stpmap-tmp``.
+TEMP_SUFFIX = ".stpmap-tmp"
+_TEMP_NAME = re.compile(r"\..+\.(?P<pid>\d+)" + re.escape(TEMP_SUFFIX))
+
+
+def temp_path(target: Path) -> Path:
+    """The temporary name of an output being written by this process."""
+    return target.with_name(f".{target.name}.{os.getpid()}{TEMP_SUFFIX}")
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary outputs (files or folders) that dead processes left
+    in ``folder``; a running process's are kept (see :func:`stpmap._cache.remove_dead_temps`)."""
+    return _cache.remove_dead_temps(Path(folder), _TEMP_NAME)
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived while an output was being written (exit status 143)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(128 + signum)
+
+
+@contextmanager
+def _terminate_as_exit():
+    """While the block runs (in the main thread, where SIGTERM has its default
+    action), SIGTERM raises :class:`Terminated`, so that ``finally`` blocks
+    run and remove temporary files instead of the process just ending."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @contextmanager
 def replaced_at_end(target: Path):
     """A temporary path beside ``target``, renamed to it when the block succeeds
-    and removed when it fails."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.stpmap-tmp")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    and removed when it fails (or SIGTERM arrives); the temporary outputs dead
+    processes left beside it are removed first."""
+    remove_stale_temps(target.parent)
+    tmp = temp_path(target)
+    with _terminate_as_exit():
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
 
 
 def _plain_columns(table: pa.Table) -> list[pa.Array]:
