@@ -173,7 +173,7 @@ class MapData:
     outline: object = None  # GeoDataFrame of the selected footprints, drawn over CCG/district layers
     overlay: object = None  # GeoDataFrame of the overlay layer, or None
     overlay_layer: str | None = None
-    selection: str | None = None
+    selection: str | None = None  # the selection's name: the group's, or the footprints'
     joined: object = None  # stpmap.maps.userdata.Joined, when the user's data are mapped
     value_column: str | None = None
 
