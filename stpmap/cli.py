@@ -479,6 +479,8 @@ def _print_summary(s: dict) -> None:
 @click.option("--value", default=None, metavar="COLUMN", help="Column of --data to map (default: its only numeric column).")
 @click.option("--aggregate", type=click.Choice(["sum", "mean"]), default=None,
               help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates).")
+@click.option("--data-encoding", default=None, metavar="E",
+              help="Encoding of a CSV --data file (default UTF-8), e.g. cp1252 for CSV saved by Excel.")
 @click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined...")
 @click.option("--k", type=int, default=5, show_default=True, help="Number of classes.")
 @click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined.")
@@ -493,8 +495,8 @@ def _print_summary(s: dict) -> None:
 @click.option("--size", default=None, metavar="WxH", help="Static size: inches (10x9, the default), or 20x15cm, 297x210mm, 1600x1200px.")
 @click.option("--output", "-o", type=click.Path(), default=None, help="File to write (default: maps/<what>.<format>). With --recipe: the folder.")
 @click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s): a name, 'all' (the standard set, and ./maps/*.toml), or a .toml file.")
-def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, data, join_on, value, aggregate, scheme, k,
-            bins, ramp, labels, title, fmt, offline, dpi, size, output, recipe):
+def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, data, join_on, value, aggregate,
+            data_encoding, scheme, k, bins, ramp, labels, title, fmt, offline, dpi, size, output, recipe):
     """Draw a map of the footprints. With no options: the national map of the
     44 footprints (April 2017) as maps/footprints-2017.png.
 
@@ -511,6 +513,7 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
     from pathlib import Path
 
     from stpmap.maps import recipes as _recipes
+    from stpmap.maps.options import MapOptions
 
     def report(path, messages):
         for m in messages:
@@ -523,25 +526,17 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
             click.echo(f"Recipe {r.name}: {r.description}" if r.description else f"Recipe {r.name}", err=True)
             _recipes.render(r, output, on_file=report)
         return
-    options = dict(vintage=vintage, group=group, footprint=list(footprints) or None, groups_file=groups_file,
-                   layer=layer, overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
-                   aggregate=aggregate, scheme=scheme, k=k, labels=labels, title=title)
-    if bins:
-        try:
-            options["bins"] = [float(b) for b in bins.split(",") if b.strip()]
-        except ValueError:
-            from stpmap.errors import InputError
-
-            raise InputError(f"--bins {bins!r}: give numbers separated by commas, e.g. 100000,500000,1000000.") from None
-    if ramp:
-        options["ramp"] = ramp
+    options = MapOptions(vintage=vintage, group=group, footprint=list(footprints) or None, groups_file=groups_file,
+                         layer=layer, overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
+                         aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins or None,
+                         ramp=ramp or None, labels=labels, title=title)
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
         fmt = suffix if suffix in _recipes.FORMATS else _recipes.DEFAULT_FORMAT
     path = Path(output) if output else Path("maps") / f"{_recipes.default_name(options)}.{fmt}"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = _recipes.write_map(path, fmt, offline=offline, dpi=dpi, size=size, **options)
+        path = _recipes.write_map(path, fmt, options, offline=offline, dpi=dpi, size=size)
     report(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
 
 

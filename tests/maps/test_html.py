@@ -162,7 +162,9 @@ def test_selection_is_fitted_and_finer(atlas_cache, tmp_path):
     assert len(layers[0]["features"]) == 32 and len(layers[1]["features"]) == 5
     lons = [pt[0] for f in layers[0]["features"] for poly in f["g"] for ring in poly for pt in decode(ring)]
     assert -0.6 < min(lons) and max(lons) < 0.4  # London only
-    assert _maps_html._auto_tolerance(2017, "London", None, None) < _maps_html.NATIONAL_TOLERANCE
+    from stpmap.maps.options import MapOptions, select
+
+    assert _maps_html._auto_tolerance(select(MapOptions(2017, "London"))) < _maps_html.NATIONAL_TOLERANCE
 
 
 # ------------------------------------------------------------------ CLI

@@ -248,6 +248,8 @@ def test_label_widths_match_the_renderer(dejavu):
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
 
+    from stpmap.maps.static.labels import text_width_px
+
     texts = ["Somerset", "North West London", "Bath, Swindon and Wiltshire", "Isle of Wight", "WWW iii", "Fir & Hazel"]
     for dpi in (72, 100, 300):
         fig = Figure(dpi=dpi)
@@ -257,7 +259,7 @@ def test_label_widths_match_the_renderer(dejavu):
             prop = FontProperties(family="DejaVu Sans", size=fs)
             for text in texts:
                 theirs = renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
-                mine = _maps_static._text_width_px(text, fs, dpi)
+                mine = text_width_px(text, fs, dpi, _maps_static._font())
                 assert theirs - 0.01 <= mine <= theirs * 1.03 + 1, (text, fs, dpi, mine, theirs)
 
 
