@@ -21,7 +21,7 @@ import pandas as pd
 from stpmap import _cache
 from stpmap.data import atlas as _atlas
 from stpmap.data.registry import registry
-from stpmap.errors import ChoiceError, InputError
+from stpmap.errors import CacheError, ChoiceError, InputError
 from stpmap.maps import colours as _colours
 from stpmap.maps.options import DEFAULT_SCHEME, MapOptions, Selection, select
 
@@ -72,7 +72,7 @@ def _current_folder(vintage: int):
         try:
             with _cache.writing(folder, expected):
                 pass  # an empty folder with the manifest replaces the stale one
-        except OSError:  # a read-only cache: nothing is kept, maps are simplified afresh
+        except (OSError, CacheError):  # a read-only cache: nothing is kept, maps are simplified afresh
             return None
     return folder
 
@@ -92,7 +92,8 @@ def _from_disk(name, vintage, tolerance):
     try:
         import geopandas as gpd
 
-        return gpd.read_parquet(path)
+        # page checksums (written by _to_disk) catch damage that still parses
+        return gpd.read_parquet(path, page_checksum_verification=True)
     except Exception:  # a damaged cache file is rebuilt, never trusted
         return None
 
@@ -105,7 +106,7 @@ def _to_disk(gdf, name, vintage, tolerance):
         return
     try:
         tmp = path.with_suffix(".part")
-        gdf.to_parquet(tmp, index=False)
+        gdf.to_parquet(tmp, index=False, write_page_checksum=True)
         tmp.replace(path)
     except OSError:  # a read-only cache is fine: we just recompute next time
         pass

@@ -142,3 +142,22 @@ def test_an_unwritable_geometry_cache_is_recomputed(atlas_cache, tmp_path, monke
     stp = _prepare.simplified("stp", 2017, 321.0)
     assert len(stp) == 44 and stp.geometry.is_valid.all()
     _prepare._simplified.cache_clear()
+
+
+def test_a_damaged_geometry_file_is_recomputed_not_trusted(atlas_cache):
+    """Bytes changed inside a data page still parse; the page checksum catches them."""
+    from stpmap import _cache
+    from stpmap.maps import prepare as _prepare
+
+    _prepare._simplified.cache_clear()
+    first = _prepare.simplified("ccg", 2017, 123.0)
+    path = _cache.mapgeom_folder(2017) / "ccg-123m.parquet"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    _prepare._simplified.cache_clear()
+    assert _prepare._from_disk("ccg", 2017, 123.0) is None  # refused, not read
+    again = _prepare.simplified("ccg", 2017, 123.0)
+    assert again.geometry.geom_equals_exact(first.geometry, tolerance=0).all()
+    assert list(again["code"]) == list(first["code"])
