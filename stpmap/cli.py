@@ -144,15 +144,25 @@ def data_info(fmt):
 @vintage_option
 @click.option("--group", "-g", default=None, help='A named group, e.g. "East of England"; `stpmap groups` lists them.')
 @click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet", "hexjson"]), default="table", show_default=True,
+              help="hexjson: a hex cartogram, one hex per footprint (or CCG, with --layer ccg).")
+@click.option("--layer", type=click.Choice(["stp", "ccg"]), default="stp", show_default=True, help="With --format hexjson: one hex per footprint or per CCG.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: standard output).")
-def footprints_cmd(vintage, group, groups_file, fmt, output):
+def footprints_cmd(vintage, group, groups_file, fmt, layer, output):
     """List the STP footprints with population and regions."""
     from stpmap.files import export as _export
     from stpmap.data.registry import registry
 
     attribution = registry().attribution()
-    if fmt in _export.SPATIAL_FORMATS:
+    if layer != "stp" and fmt != "hexjson":
+        from stpmap.errors import InputError
+
+        raise InputError(f"--layer {layer} is for --format hexjson; the other formats list footprints (drop --layer).")
+    if fmt == "hexjson":
+        from stpmap.maps import hexes as _hexes
+
+        df = _hexes.hexes(vintage, layer, group, groups_file=groups_file)
+    elif fmt in _export.SPATIAL_FORMATS:
         from stpmap.data import layers as _api
 
         df = _api.footprints(vintage, group, groups_file=groups_file)
