@@ -18,13 +18,14 @@ borders with them.
 
 Layouts are generated once and cached under the cache folder
 (``hexes/v2017/stp``...), with a manifest naming the atlas build they come
-from (its ``built`` stamp), the algorithm version, the seed and the border
-distance; a layout whose manifest does not match is generated again, so it
-is never answered stale.
+from (its ``built`` stamp), the algorithm version, the generator's
+parameters, the seed and the border distance; a layout whose manifest does
+not match is generated again, so it is never answered stale.
 
 >>> import stpmap
+>>> from stpmap.maps.hexes import to_hexjson
 >>> hx = stpmap.hexes(2017)                 # 44 hexes, one per footprint
->>> hx.loc[hx.code == "E54000036", ["q", "r"]]   # doctest: +SKIP
+>>> text = to_hexjson(hx, "footprints-2017.hexjson")
 """
 
 from __future__ import annotations
@@ -102,9 +103,18 @@ def expected_manifest(vintage: int, layer: str) -> dict:
         "layer": layer,
         "atlas_built": _cache.stamp(_cache.atlas_folder(int(vintage))),
         "algorithm": _layout.ALGORITHM_VERSION,
+        "parameters": _parameters(),
         "seed": SEED,
         "border_distance": BORDER_DISTANCE,
     }
+
+
+def _parameters() -> dict:
+    """The generator's tuning defaults, so that changing one rebuilds layouts."""
+    import inspect
+
+    return {k: p.default for k, p in inspect.signature(_layout.layout).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and k not in ("seed", "layout")}
 
 
 def _generate(gdf) -> tuple[list[tuple[int, int]], float, int]:

@@ -439,7 +439,7 @@ def layout(
     *,
     seed: int = 0,
     layout: str = "odd-r",
-    spread: float = 0.1,
+    spread: float = 0.3,
     turn: float = 0.3,
     false_weight: float = 0.0,
     steps: int | None = None,
@@ -479,13 +479,13 @@ def layout(
     """
     _check_layout(layout)
     pts = np.asarray(centroids, dtype=float)
+    if pts.size == 0:
+        return []
     if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
         from stpmap.errors import InputError
 
         raise InputError("centroids must be an (n, 2) array of finite coordinates, one row per area.")
     n = len(pts)
-    if n == 0:
-        return []
     pairs = _clean_pairs(pairs, n)
     neighbours: list[set[int]] = [set() for _ in range(n)]
     for a, b in pairs:
