@@ -9,12 +9,24 @@ that
 * each hex stays near its area's scaled geographic position, so that the
   whole reads as the map it comes from (north up).
 
-:func:`layout` does it in three steps: scale the centroids so that areas that
-share a border are about one hex apart; assign the areas to the nearest free
-cells as a whole (Hungarian assignment, :func:`scipy.optimize.linear_sum_assignment`);
-then improve the layout by simulated annealing (moves to empty cells and
-swaps, from a seeded random generator, so the result is reproducible), and
-finish with a greedy descent.
+:func:`layout` does it in five steps:
+
+1. scale the centroids so that areas that share a border are, by the
+   median, one hex apart;
+2. relax them (:func:`relax`): crowded areas (London) are pushed apart and
+   bordering areas drawn to one hex apart, each held by a weak spring to
+   its geographic position; these are the areas' *targets*;
+3. assign the areas to the nearest free cells as a whole (Hungarian
+   assignment, :func:`scipy.optimize.linear_sum_assignment`);
+4. improve the layout by simulated annealing (moves to empty cells and
+   swaps, drawn from a seeded random generator so the result is
+   reproducible; several independent runs, the best kept). The score
+   counts the bordering pairs kept as hex neighbours, less a cost for each
+   area's distance from its target, for each bordering pair whose hex step
+   points away from its bearing on the map, and for holes in the layout;
+5. make the layout one piece (a group of areas cut off from the rest, such
+   as a peninsula, is slid back whole until it touches), then improve it by
+   greedy descent, never cutting a piece off again.
 
 Coordinates. Internally cells are *axial* coordinates ``(x, z)`` of a
 pointy-top grid whose neighbours are one unit apart; results are *offset*
@@ -30,6 +42,7 @@ are drawn, so :func:`recall` reads any HexJSON layout.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
 
@@ -260,7 +273,7 @@ def _assign(targets: np.ndarray) -> list[int]:
 
 
 def _unit(step: int) -> tuple[float, float]:
-    """Unit vector, in the plane, of the step between two packed cells."""
+    """The unit vector, in the plane, of the step between two packed cells."""
     z = (step + _M // 2) % _M - _M // 2  # a step is packed like a cell, around zero
     x = (step - z) // _M
     px, py = x + z / 2, z * SQRT3 / 2
@@ -276,39 +289,47 @@ class _Annealer:
     + ``spread`` x summed squared distance (in hexes) of each area from its target
     + ``turn`` x summed (1 - cosine) of the angle between each bordering
     pair's hex step and its bearing on the map
-    + ``false_weight`` x hex neighbours that do not share a border.
+    + ``false_weight`` x hex neighbours that do not share a border
+    + ``holes`` x, for each empty cell with more than three occupied
+    neighbours, the number of those beyond three.
     """
 
-    def __init__(self, cells, targets, bearings, spread, turn, false_weight):
+    def __init__(self, cells, targets, links, spread, turn, holes, false_weight):
         self.cell = list(cells)
         self.occ = {c: i for i, c in enumerate(self.cell)}
         self.tx = targets[:, 0].tolist()
         self.ty = targets[:, 1].tolist()
-        # for each area, (neighbour, unit vector towards it on the map)
-        self.bearings = bearings
-        self.nbs = [tuple(j for j, _, _ in row) for row in bearings]
+        # for each area: (neighbour, unit bearing to it on the map)
+        self.links = links
+        self.nbs = [tuple(link[0] for link in row) for row in links]
         self.nbset = [frozenset(row) for row in self.nbs]
-        self.spread, self.turn, self.false_weight = spread, turn, false_weight
-        self.units: dict[int, tuple[float, float]] = {}
+        self.spread, self.turn, self.holes, self.false_weight = spread, turn, holes, false_weight
+        self.vectors: dict[int, tuple[float, float]] = {}
+
+    def _pair(self, c: int, cj: int, bx: float, by: float) -> float:
+        """The bearing term of one bordering pair (cells ``c`` -> ``cj``)."""
+        step = cj - c
+        v = self.vectors.get(step)
+        if v is None:
+            v = self.vectors[step] = _unit(step)
+        return self.turn * (1.0 - (v[0] * bx + v[1] * by))
 
     def local(self, i: int) -> float:
         """Energy terms that involve area ``i`` (each pair term in full)."""
         c = self.cell[i]
-        cell, units, turn = self.cell, self.units, self.turn
+        cell = self.cell
         kept = 0
         bend = 0.0
-        for j, bx, by in self.bearings[i]:
-            step = cell[j] - c
-            if step in _STEPSET:
+        turn = self.turn
+        for j, bx, by in self.links[i]:
+            cj = cell[j]
+            if cj - c in _STEPSET:
                 kept += 1
             if turn:
-                u = units.get(step)
-                if u is None:
-                    u = units[step] = _unit(step)
-                bend += 1.0 - (u[0] * bx + u[1] * by)
+                bend += self._pair(c, cj, bx, by)
         x, z = c // _M - _OFF, c % _M - _OFF
         dx, dy = x + z / 2 - self.tx[i], z * SQRT3 / 2 - self.ty[i]
-        e = turn * bend - kept + self.spread * (dx * dx + dy * dy)
+        e = bend - kept + self.spread * (dx * dx + dy * dy)
         if self.false_weight:
             occ = self.occ
             contacts = sum(1 for s in _STEPS if c + s in occ)
@@ -323,7 +344,28 @@ class _Annealer:
             dx, dy = x + z / 2 - self.tx[i], z * SQRT3 / 2 - self.ty[i]
             dist = self.spread * (dx * dx + dy * dy)
             total += (self.local(i) - dist) / 2 + dist
+        if self.holes:
+            total += self._gaps({c + s for c in self.cell for s in _STEPS})
         return total
+
+    def _gaps(self, cells) -> float:
+        """The ``holes`` term over ``cells``: each empty one with more than
+        three occupied neighbours (a hole or a deep notch) costs one per extra."""
+        occ = self.occ
+        total = 0
+        for e in cells:
+            if e not in occ:
+                n = sum(1 for s in _STEPS if e + s in occ)
+                if n > 3:
+                    total += n - 3
+        return self.holes * total
+
+    def replaced(self, cells) -> _Annealer:
+        """The same scoring for another layout (``cells``)."""
+        other = copy.copy(self)
+        other.cell = list(cells)
+        other.occ = {c: i for i, c in enumerate(other.cell)}
+        return other
 
     def move(self, i: int, c: int) -> int | None:
         """Put area ``i`` in cell ``c``, swapping with its occupant (returned)."""
@@ -342,12 +384,10 @@ class _Annealer:
         """The bearing term of the pair (i, k), zero unless they share a border."""
         if not self.turn or k not in self.nbset[i]:
             return 0.0
-        step = self.cell[k] - self.cell[i]
-        ux, uy = _unit(step)
-        for j, bx, by in self.bearings[i]:
+        for j, bx, by in self.links[i]:
             if j == k:
-                return self.turn * (1.0 - (ux * bx + uy * by))
-        return 0.0  # pragma: no cover - nbset and bearings agree
+                return self._pair(self.cell[i], self.cell[k], bx, by)
+        return 0.0  # pragma: no cover - nbset and links agree
 
     def delta(self, i: int, c: int) -> tuple[float, int]:
         """Energy change of moving ``i`` to ``c`` (a swap when ``c`` is taken)
@@ -355,15 +395,17 @@ class _Annealer:
 
         Only pairs involving the moved areas change, and :meth:`local` counts
         each of them in full. A swapped pair is counted from both ends: its
-        kept and false terms do not change, but its bearing turns round, so
-        that one term is taken out once.
+        kept and false terms do not change, but its step turns round, so
+        its bearing term is taken out once.
         """
         a = self.cell[i]
         k = self.occ.get(c)
         if k is None:
-            before = self.local(i)
+            # emptiness changes only at a and c: holes change only around them
+            around = {a, c, *(a + s for s in _STEPS), *(c + s for s in _STEPS)} if self.holes else ()
+            before = self.local(i) + (self._gaps(around) if self.holes else 0.0)
             self.move(i, c)
-            return self.local(i) - before, a
+            return self.local(i) + (self._gaps(around) if self.holes else 0.0) - before, a
         before = self.local(i) + self.local(k) - self._pair_turn(i, k)
         self.move(i, c)
         return self.local(i) + self.local(k) - self._pair_turn(i, k) - before, a
@@ -407,13 +449,65 @@ def _anneal(state: _Annealer, rng: np.random.Generator, steps: int, t_start: flo
     state.occ = {c: i for i, c in enumerate(best_cells)}
 
 
+def _pieces(occ) -> list[list[int]]:
+    """The layout's pieces: areas grouped by connected runs of occupied cells,
+    largest first (ties: the one holding the lowest area first)."""
+    seen: set[int] = set()
+    out = []
+    for c in sorted(occ, key=occ.get):
+        if c in seen:
+            continue
+        seen.add(c)
+        stack, piece = [c], []
+        while stack:
+            x = stack.pop()
+            piece.append(occ[x])
+            for s in _STEPS:
+                if x + s in occ and x + s not in seen:
+                    seen.add(x + s)
+                    stack.append(x + s)
+        out.append(sorted(piece))
+    return sorted(out, key=lambda p: (-len(p), p[0]))
+
+
+def _attach(state: _Annealer) -> None:
+    """Make the layout one piece: slide every piece cut off from the largest
+    one, whole, in the direction that touches it with the lowest energy."""
+    pieces = _pieces(state.occ)
+    limit = 10 + 4 * int(math.sqrt(len(state.cell)))
+    while len(pieces) > 1:
+        piece = pieces[1]
+        mine = set(piece)
+        best = None
+        for s in _STEPS:
+            for k in range(1, limit):
+                cells = [state.cell[i] + k * s for i in piece]
+                if any(state.occ.get(c, i) not in mine for c, i in zip(cells, piece)):
+                    break  # it would run into another area before touching
+                if any(state.occ.get(c + t, i) not in mine for c, i in zip(cells, piece) for t in _STEPS):
+                    trial = list(state.cell)
+                    for i, c in zip(piece, cells):
+                        trial[i] = c
+                    e = state.replaced(trial).energy()
+                    if best is None or e < best[0] - 1e-9:
+                        best = (e, trial)
+                    break
+        if best is None:  # pragma: no cover - a piece always reaches the rest in some direction
+            return
+        state.cell = best[1]
+        state.occ = {c: i for i, c in enumerate(state.cell)}
+        pieces = _pieces(state.occ)
+
+
 def _descend(state: _Annealer, reach: int = 2) -> None:
     """Greedy descent: make the best improving move of each area in turn
-    (to cells beside its neighbours or within ``reach`` steps) until none helps."""
+    (to cells beside its neighbours or within ``reach`` steps) until none
+    helps, never breaking the layout into more pieces."""
     ring = {0}
     for _ in range(reach):
         ring = {c + s for c in ring for s in (0, *_STEPS)}
     ring.discard(0)
+    whole = len(_pieces(state.occ))
     improved = True
     while improved:
         improved = False
@@ -422,15 +516,18 @@ def _descend(state: _Annealer, reach: int = 2) -> None:
             options = {home + s for s in ring}
             options.update(state.cell[j] + s for j in state.nbs[i] for s in _STEPS)
             options.discard(home)
-            best, best_c = -1e-9, None
+            gains = []
             for c in sorted(options):
                 d, a = state.delta(i, c)
                 state.undo(i, a)
-                if d < best:
-                    best, best_c = d, c
-            if best_c is not None:
-                state.move(i, best_c)
-                improved = True
+                if d < -1e-9:
+                    gains.append((d, c))
+            for d, c in sorted(gains):
+                state.move(i, c)
+                if len(_pieces(state.occ)) <= whole:
+                    improved = True
+                    break
+                state.undo(i, home)
 
 
 def layout(
@@ -441,6 +538,7 @@ def layout(
     layout: str = "odd-r",
     spread: float = 0.3,
     turn: float = 0.3,
+    holes: float = 0.3,
     false_weight: float = 0.0,
     steps: int | None = None,
     restarts: int = 4,
@@ -458,11 +556,20 @@ def layout(
     seed : int
         Seed of the random generator: the same input and seed give the same layout.
     layout : str
-        Offset layout of the result, one of :data:`LAYOUTS`.
+        Offset layout of the result, one of :data:`LAYOUTS` (north up in each).
+
+    The weights below are in units of one kept pair (see :class:`_Annealer`):
+
     spread : float
-        Weight of an area's squared distance (in hexes) from its scaled
-        geographic position, against one kept pair: larger keeps the shape
+        Weight of an area's squared distance (in hexes) from its target (its
+        scaled and relaxed geographic position): larger keeps the shape
         closer to the map, smaller keeps more borders.
+    turn : float
+        Weight of each bordering pair's turn away from its bearing on the map
+        (1 - cosine of the angle), which keeps neighbours in their compass order.
+    holes : float
+        Cost of each empty cell with more than three occupied neighbours,
+        per neighbour beyond three: holes and deep notches.
     false_weight : float
         Cost of two hex neighbours that do not share a border.
     steps : int, optional
@@ -486,6 +593,11 @@ def layout(
 
         raise InputError("centroids must be an (n, 2) array of finite coordinates, one row per area.")
     n = len(pts)
+    if layout.endswith("-q"):
+        # flat-topped hexes are pointy-topped ones turned by 30 degrees: turn
+        # the map back first so that it comes out upright
+        c, s = math.cos(math.radians(-30)), math.sin(math.radians(-30))
+        pts = pts @ np.array([[c, -s], [s, c]]).T
     pairs = _clean_pairs(pairs, n)
     neighbours: list[set[int]] = [set() for _ in range(n)]
     for a, b in pairs:
@@ -493,12 +605,13 @@ def layout(
         neighbours[b].add(a)
     targets = relax(scaled_targets(pts, pairs), pairs) if relaxation else scaled_targets(pts, pairs)
     start = _assign(targets)
-    bearings = _bearings(pts, neighbours)
+    links = _links(pts, neighbours)
     steps = int(steps if steps is not None else 3000 * n)
     best = None
     for stream in np.random.SeedSequence(int(seed)).spawn(max(1, int(restarts))):
-        state = _Annealer(start, targets, bearings, spread, turn, false_weight)
+        state = _Annealer(start, targets, links, spread, turn, holes, false_weight)
         _anneal(state, np.random.default_rng(stream), steps, 1.0, 0.02)
+        _attach(state)
         _descend(state)
         e = state.energy()
         if best is None or e < best[0] - 1e-9:
@@ -506,7 +619,8 @@ def layout(
     return _to_offset(best[1], layout)
 
 
-def _bearings(pts: np.ndarray, neighbours) -> list[tuple]:
+def _links(pts: np.ndarray, neighbours) -> list[tuple]:
+    """For each area, its bordering areas with the unit bearing to each on the map."""
     out = []
     for i, nbs in enumerate(neighbours):
         row = []

@@ -50,6 +50,8 @@ def test_every_area_has_exactly_one_hex_of_its_own(layers, key, count):
     src = HX.areas(*key)
     assert len(hx) == count and list(hx["code"]) == list(src["code"]) and list(hx["name"]) == list(src["name"])
     assert not hx[["q", "r"]].duplicated().any()
+    occ = {H._pack(*H.offset_to_axial(q, r)): i for i, (q, r) in enumerate(zip(hx["q"], hx["r"]))}
+    assert len(H._pieces(occ)) == 1  # one piece: no group of areas drifts off
     assert hx["q"].dtype == "int64" and hx["r"].dtype == "int64"
     # the hexagons tile without overlapping
     assert shapely.union_all(hx.geometry.values).area == pytest.approx(hx.geometry.area.sum())

@@ -120,14 +120,16 @@ def test_same_seed_same_layout():
     assert a == b
 
 
-def test_north_stays_up():
-    # a tall thin map: the northernmost area ends on the top row, the southernmost on the bottom
-    pts = [(0.0, float(y)) for y in range(8)]
-    pairs = [(k, k + 1) for k in range(7)]
-    out = H.layout(pts, pairs, seed=0)
-    rows = [r for _, r in out]
-    assert rows.index(max(rows)) == 7 and rows.index(min(rows)) == 0
-    assert H.recall(out, pairs) == 1.0
+@pytest.mark.parametrize("layout", H.LAYOUTS)
+def test_north_stays_up_and_east_stays_right_in_every_layout(layout):
+    # an L-shaped map: a column running north, then a row running east
+    pts = [(0.0, float(y)) for y in range(6)] + [(float(x), 0.0) for x in range(1, 5)]
+    pairs = [(k, k + 1) for k in range(5)] + [(0, 6)] + [(k, k + 1) for k in range(6, 9)]
+    out = H.layout(pts, pairs, seed=0, layout=layout)
+    assert H.recall(out, pairs, layout) == 1.0
+    xy = H.centres(out, layout)
+    assert xy[:6, 1].argmax() == 5 and xy[5, 1] - xy[0, 1] > 3.5  # the column stands upright
+    assert xy[9, 0] - xy[0, 0] > 3 and abs(xy[9, 1] - xy[0, 1]) < 1  # the row lies flat
 
 
 def test_the_energy_bookkeeping_of_moves_and_swaps_is_exact():
@@ -140,7 +142,7 @@ def test_the_energy_bookkeeping_of_moves_and_swaps_is_exact():
         neighbours[a].add(b)
         neighbours[b].add(a)
     targets = H.scaled_targets(pts, pairs)
-    state = H._Annealer(H._assign(targets), targets, H._bearings(pts, neighbours), 0.07, 0.3, 0.13)
+    state = H._Annealer(H._assign(targets), targets, H._links(pts, neighbours), 0.07, 0.3, 0.4, 0.13)
     swaps = 0
     for _ in range(3000):
         i = int(rng.integers(30))
@@ -155,6 +157,24 @@ def test_the_energy_bookkeeping_of_moves_and_swaps_is_exact():
             state.undo(i, a)
             assert state.energy() == pytest.approx(before, abs=1e-9)
     assert swaps > 100  # swaps, including swaps of neighbours, were exercised
+
+
+def test_a_piece_cut_off_is_slid_back_whole_and_descent_never_cuts_one_off():
+    cells, xy, pairs = grid(5, 4)
+    neighbours = [set() for _ in cells]
+    for a, b in pairs:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    targets = H.scaled_targets(xy, pairs)
+    start = H._assign(targets)
+    away = [c - 6 * H._STEPS[0] if i in (0, 1) else c for i, c in enumerate(start)]  # the first two, far west
+    state = H._Annealer(away, targets, H._links(xy, neighbours), 0.3, 0.3, 0.3, 0.0)
+    assert len(H._pieces(state.occ)) == 2
+    H._attach(state)
+    assert len(H._pieces(state.occ)) == 1 and len(set(state.cell)) == len(cells)
+    H._descend(state)
+    assert len(H._pieces(state.occ)) == 1
+    assert H.recall(H._to_offset(state.cell, "odd-r"), pairs) == 1.0
 
 
 def test_bad_input_is_named():
