@@ -320,16 +320,19 @@ class _Annealer:
         cell = self.cell
         kept = 0
         bend = 0.0
-        turn = self.turn
+        turn, vectors = self.turn, self.vectors
         for j, bx, by in self.links[i]:
-            cj = cell[j]
-            if cj - c in _STEPSET:
+            step = cell[j] - c
+            if step in _STEPSET:
                 kept += 1
-            if turn:
-                bend += self._pair(c, cj, bx, by)
+            if turn:  # the bearing term, as in _pair (inlined: this is the hot loop)
+                v = vectors.get(step)
+                if v is None:
+                    v = vectors[step] = _unit(step)
+                bend += 1.0 - (v[0] * bx + v[1] * by)
         x, z = c // _M - _OFF, c % _M - _OFF
         dx, dy = x + z / 2 - self.tx[i], z * SQRT3 / 2 - self.ty[i]
-        e = bend - kept + self.spread * (dx * dx + dy * dy)
+        e = turn * bend - kept + self.spread * (dx * dx + dy * dy)
         if self.false_weight:
             occ = self.occ
             contacts = sum(1 for s in _STEPS if c + s in occ)
