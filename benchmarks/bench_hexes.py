@@ -42,7 +42,6 @@ def generated(vintage: int, layer: str) -> dict:
 
     gdf = HX.areas(vintage, layer)
     import scipy.optimize  # noqa: F401  (imported before the clock starts, as in a warm session)
-    import scipy.spatial  # noqa: F401
 
     t, cpu = time.perf_counter(), time.process_time()
     cells, recall, npairs = HX._generate(gdf)
