@@ -76,10 +76,10 @@ def _check_layer(layer: str) -> str:
 
 def areas(vintage=None, layer: str = "stp"):
     """The areas of a layer, one row each (footprints or CCGs, EPSG:27700)."""
-    from stpmap.data import layers as _api
+    import stpmap
 
     _check_layer(layer)
-    return _api.footprints(vintage) if layer == "stp" else _api.ccgs(vintage)
+    return stpmap.footprints(vintage) if layer == "stp" else stpmap.ccgs(vintage)
 
 
 def border_pairs(geometries, distance: float = BORDER_DISTANCE) -> list[tuple[int, int]]:
@@ -163,14 +163,13 @@ def layout_table(vintage=None, layer: str = "stp", gdf=None) -> dict:
         return doc
 
 
-def hexagon(x: float, y: float, pointy: bool = True):
-    """A hexagon centred on ``(x, y)`` whose neighbours' centres are one unit away."""
+def hexagon(x: float, y: float):
+    """A pointy-topped hexagon centred on ``(x, y)`` whose neighbours' centres are one unit away."""
     from shapely import Polygon
 
     radius = 1 / math.sqrt(3)
-    start = 90 if pointy else 0
-    return Polygon([(x + radius * math.cos(math.radians(start + 60 * k)),
-                     y + radius * math.sin(math.radians(start + 60 * k))) for k in range(6)])
+    return Polygon([(x + radius * math.cos(math.radians(90 + 60 * k)),
+                     y + radius * math.sin(math.radians(90 + 60 * k))) for k in range(6)])
 
 
 def hexes(vintage=None, layer: str = "stp", group=None, *, groups_file=None):
@@ -208,9 +207,9 @@ def hexes(vintage=None, layer: str = "stp", group=None, *, groups_file=None):
     xy = _layout.centres(zip(out["q"], out["r"]), LAYOUT)
     out = gpd.GeoDataFrame(out, geometry=[hexagon(x, y) for x, y in xy], crs=None)
     if group is not None:
-        from stpmap.data import layers as _api
+        import stpmap
 
-        keep = set(_api.footprints(gdf.attrs["vintage"], group, groups_file=groups_file)["code"])
+        keep = set(stpmap.footprints(gdf.attrs["vintage"], group, groups_file=groups_file)["code"])
         out = out[out["code" if layer == "stp" else "stp_code"].isin(keep)].reset_index(drop=True)
     out.attrs.update({"vintage": gdf.attrs["vintage"], "layer": layer, "layout": LAYOUT,
                       "recall": doc["recall"], "seed": SEED, "attribution": gdf.attrs.get("attribution", "")})
@@ -279,6 +278,6 @@ def to_hexjson(frame, path=None, *, layout: str = LAYOUT, attribution: str | Non
 
 
 def _attribution() -> str:
-    from stpmap.data import layers as _api
+    import stpmap
 
-    return _api.attribution()
+    return stpmap.attribution()
