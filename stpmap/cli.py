@@ -175,16 +175,30 @@ def data_verify(repair):
 @click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
 @click.option("--footprint", "-f", "footprints", multiple=True, metavar="NAME",
               help='Only this footprint: code, ODS code, CCG ODS code, name or abbreviation ("BLMK"); repeatable. `stpmap names` lists them.')
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet", "hexjson"]), default="table", show_default=True,
+              help="hexjson: a hex cartogram, one hex per footprint (or CCG, with --layer ccg).")
+@click.option("--layer", type=click.Choice(["stp", "ccg"]), default="stp", show_default=True, help="With --format hexjson: one hex per footprint or per CCG.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: standard output).")
-def footprints_cmd(vintage, group, groups_file, footprints, fmt, output):
+def footprints_cmd(vintage, group, groups_file, footprints, fmt, layer, output):
     """List the STP footprints with population and regions."""
     from stpmap.files import export as _export
     from stpmap.data.registry import registry
 
     attribution = registry().attribution()
+    if layer != "stp" and fmt != "hexjson":
+        from stpmap.errors import InputError
+
+        raise InputError(f"--layer {layer} is for --format hexjson; the other formats list footprints (drop --layer).")
+    if fmt == "hexjson" and footprints:
+        from stpmap.errors import InputError
+
+        raise InputError("--format hexjson lays out a whole layer or a --group; drop --footprint.")
     with _name_warnings():
-        if fmt in _export.SPATIAL_FORMATS:
+        if fmt == "hexjson":
+            from stpmap.maps import hexes as _hexes
+
+            df = _hexes.hexes(vintage, layer, group, groups_file=groups_file)
+        elif fmt in _export.SPATIAL_FORMATS:
             from stpmap.data import layers as _api
 
             df = _api.footprints(vintage, group, footprint=list(footprints) or None, groups_file=groups_file)
@@ -196,7 +210,7 @@ def footprints_cmd(vintage, group, groups_file, footprints, fmt, output):
     _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=v,
                   population_source=registry().population_note(v), layer="stp")
     if output is not None and str(output) != "-":
-        click.echo(f"Wrote {output} ({len(df)} footprints, vintage {v}, {fmt})", err=True)
+        click.echo(f"Wrote {output} ({len(df)} {'CCGs' if layer == 'ccg' else 'footprints'}, vintage {v}, {fmt})", err=True)
 
 
 def _footprint_table(vintage, group, groups_file, footprints=()):
