@@ -57,7 +57,7 @@ TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad", "lsoa")
 #: NHS England's two levels (local offices 2017 and 2018 only): the code column and the name column of each.
 NHS_LEVELS = (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office"))
 #: Bumped when the atlas gains or changes a layer, so that older caches are rebuilt.
-ATLAS_FORMAT = 4
+ATLAS_FORMAT = 5
 
 
 def layer_file(folder: Path, name: str) -> Path:

@@ -24,7 +24,9 @@ official geometry that has it:
 Each part is the April 2017 CCG cut by that geometry; the slivers that the
 two files' different generalisation leaves (thinner than the generalisation
 distance) go to the part they share most border with, so that the parts tile
-the April 2017 CCG exactly. Only the new border inside the split CCG is
+the April 2017 CCG exactly. The vintage's CCGs and districts are then
+cleaned into exact coverages (``shapely.coverage_clean``: neighbours share
+identical borders, as in the official files). Only the new border inside the split CCG is
 approximate; every other border stays the 20 m one. What each split did is
 recorded in the atlas manifest (``approximations``): the CCG, the file its
 border was drawn from, and for each part its LSOAs, people (mid-2017) and
@@ -75,6 +77,9 @@ import shapely
 from stpmap.data.registry import registry
 from stpmap.errors import DataError
 
+#: Vertices of neighbouring areas closer than this (metres) are one vertex:
+#: the cleaned layers are exact coverages (shared borders identical).
+NODE_SNAP_M = 0.001
 #: The roles of later official CCG boundary files (``ccg_boundaries_2019``...).
 LATER_CCG_ROLE = "ccg_boundaries_"
 #: Parts thinner than this share of the cutting file's generalisation are slivers.
@@ -122,15 +127,17 @@ def _union(geoms) -> shapely.Geometry:
 
 
 def _frame(parts: list[tuple[str, shapely.Geometry]], names: pd.Series, crs) -> gpd.GeoDataFrame:
-    """A boundary frame (``code``, ``name``, ``geometry``) from (code, geometry) parts, by code."""
+    """A boundary frame (``code``, ``name``, ``geometry``) from (code, geometry)
+    parts, by code, cleaned into an exact coverage: cutting and merging move
+    vertices along the outer borders by float noise and add some that the
+    neighbours lack, so the shared borders are made identical again (vertices
+    within :data:`NODE_SNAP_M` snapped together; nothing moves farther)."""
     by_code: dict[str, list] = {}
     for code, geom in parts:
         by_code.setdefault(code, []).append(geom)
     codes = sorted(by_code)
-    return gpd.GeoDataFrame(
-        {"code": codes, "name": [names.get(c) for c in codes]},
-        geometry=[_union(by_code[c]) for c in codes], crs=crs,
-    )
+    geoms = shapely.coverage_clean([_union(by_code[c]) for c in codes], snapping_distance=NODE_SNAP_M)
+    return gpd.GeoDataFrame({"code": codes, "name": [names.get(c) for c in codes]}, geometry=geoms, crs=crs)
 
 
 def _ccg_boundaries(vintage: int, data: dict, overlay: pd.DataFrame) -> tuple[gpd.GeoDataFrame, list[dict]]:
