@@ -222,6 +222,17 @@ def test_footprints_match_the_official_boundaries(every_atlas):
     assert _atlas.manifest(2022)["official_agreement"]["median"] > 0.85  # a coarsely simplified file
 
 
+def test_csv_of_the_icbs_gives_their_ods_codes(every_atlas, cli):
+    import io
+
+    import pandas as pd
+
+    df = pd.read_csv(io.StringIO(cli("footprints", "--vintage", "2022", "--format", "csv").stdout))
+    assert len(df) == 42 and list(df.columns[:3]) == ["code", "name", "ods_code"]
+    assert df.set_index("code").loc["E54000058", "ods_code"] == "QJ2"
+    assert "ods_code" not in pd.read_csv(io.StringIO(cli("footprints", "--format", "csv").stdout)).columns  # 2017
+
+
 # ---------------------------------------------------------------- postcodes in every vintage
 
 
