@@ -26,25 +26,25 @@ two files' different generalisation leaves (thinner than the generalisation
 distance) go to the part they share most border with, so that the parts tile
 the April 2017 CCG exactly. The vintage's CCGs and districts are then
 cleaned into exact coverages (``shapely.coverage_clean``: neighbours share
-identical borders, as in the official files). Only the new border inside the split CCG is
-approximate; every other border stays the 20 m one. What each split did is
-recorded in the atlas manifest (``approximations``): the CCG, the file its
-border was drawn from, and for each part its LSOAs, people (mid-2017) and
-area. As built from the sources (people: ONS mid-2017):
+identical borders, as in the official files). Only the new border inside
+each split CCG is approximate; every other border stays the 20 m one. What
+each split did is recorded in the atlas manifest (``approximations``): the
+CCG, the file its border was drawn from, and for each part its LSOAs,
+people (ONS mid-2017) and area. As built from the sources:
 
-====  =====================================================  ====================  =====  =======
-year  April 2017 CCG split: the part that moved              new border drawn from LSOAs  people
-====  =====================================================  ====================  =====  =======
-2018  Greater Preston: Preston 002D to Fylde and Wyre         CCGs April 2019, 20 m      1    1,422
-2018  Morecambe Bay: ten Wyre LSOAs to Fylde and Wyre         CCGs April 2019, 20 m     10   19,408
-2020  Coastal West Sussex: four Chichester LSOAs to Surrey    CCGs April 2021, 500 m     4    6,916
-      Heartlands (a footprint border from 2020)
-2022  Tameside and Glossop: Glossop (High Peak) to Derbyshire districts 2017, 200 m     21   33,334
-2022  Sandwell and West Birmingham: West Birmingham to        districts 2017, 200 m     92  175,800
+====  ==================================================  ======================  =====  =======
+from  April 2017 CCG split: the part that moved           new border drawn from   LSOAs  people
+====  ==================================================  ======================  =====  =======
+2018  Greater Preston: Preston 002D to Fylde and Wyre     CCGs April 2019, 20 m       1    1,422
+2018  Morecambe Bay: ten Wyre LSOAs to Fylde and Wyre     CCGs April 2019, 20 m      10   19,408
+2020  Coastal West Sussex: four Chichester LSOAs to       CCGs April 2021, 500 m      4    6,916
+      Surrey Heartlands
+2022  Tameside and Glossop: Glossop to Derbyshire         districts 2017, 200 m      21   33,334
+2022  Sandwell and West Birmingham: West Birmingham to    districts 2017, 200 m      92  175,800
       Birmingham and Solihull
-2022  Cambridgeshire and Peterborough: nine East              districts 2017, 200 m      9   16,822
+2022  Cambridgeshire and Peterborough: nine East          districts 2017, 200 m       9   16,822
       Northamptonshire LSOAs to Northamptonshire
-====  =====================================================  ====================  =====  =======
+====  ==================================================  ======================  =====  =======
 
 The 2018 parts hold for 2019 to 2022 too, and the 2020 one for 2021 and 2022.
 What the approximate borders affect, measured on the build from the sources:

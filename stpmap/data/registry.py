@@ -11,6 +11,13 @@ and attribution) and a small class around it.
 207
 >>> registry().counts(2022)["ccg"]  # the sub-ICB locations of July 2022
 106
+>>> {k: registry().vintage_info[2022][k] for k in ("as_of", "areas", "subareas")}
+{'as_of': 'July 2022', 'areas': 'Integrated Care Boards', 'subareas': 'sub-ICB locations'}
+
+Each vintage says when its geography took effect (``as_of``), what its
+footprints and CCGs were called (``areas``, ``subareas``), how many features
+each layer has as published (``counts``) and which population it states
+(``population_note``).
 
 A vintage names its datasets by role. Every vintage has an ``lsoa_lookup``
 (LSOA 2011 to CCG or sub-ICB location, footprint or ICB, and district), a
