@@ -75,12 +75,17 @@ def _nhs_levels(nhs_lookup: pd.DataFrame) -> list[tuple[str, str]]:
     return [(key, label) for key, label in NHS_LEVELS if key in nhs_lookup]
 
 
-def _dissolve(gdf: gpd.GeoDataFrame, by: str) -> gpd.GeoDataFrame:
+def _dissolve(gdf: gpd.GeoDataFrame, by: str, coverage: bool = False) -> gpd.GeoDataFrame:
     """Union polygons per group. The ONS generalised layers share exact vertices
-    along common borders, so a plain union keeps neighbouring borders identical."""
+    along common borders, so a plain union keeps neighbouring borders identical.
+    ``coverage``: the polygons are an exact coverage (the layers drawn by
+    :mod:`stpmap.data.geometry`), which a coverage union merges several times
+    faster."""
     parts = []
     for key, grp in gdf.groupby(by, sort=True):
-        geom = shapely.union_all(grp.geometry.values)
+        geom = shapely.coverage_union_all(grp.geometry.values) if coverage else None
+        if geom is None or not geom.is_valid:
+            geom = shapely.union_all(grp.geometry.values)
         parts.append((key, shapely.make_valid(geom) if not geom.is_valid else geom))
     keys, geoms = zip(*parts)
     return gpd.GeoDataFrame({by: list(keys)}, geometry=list(geoms), crs=gdf.crs)
@@ -158,13 +163,14 @@ def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
     nhs_lookup = data.get("ccg_nhs_region_lookup")
     lsoa = _lsoas(data, region_lookup, nhs_lookup)
     stp_region = _shares(lsoa, "stp_code", "region_code", "region")
+    coverage = _geometry.is_drawn(data)
     ccg = _ccgs(data, lsoa, nhs_lookup)
-    stp = _footprints(vintage, data, ccg, lsoa, stp_region, nhs_lookup)
+    stp = _footprints(vintage, data, ccg, lsoa, stp_region, nhs_lookup, coverage)
     ccg = _ordered_ccgs(vintage, ccg)
     lad = _districts(vintage, data["lad_boundaries"], region_lookup, lsoa, stp)
-    layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": _regions(vintage, lad, region_lookup, lsoa, stp)}
+    layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": _regions(vintage, lad, region_lookup, lsoa, stp, coverage)}
     if nhs_lookup is not None:
-        layers.update(_nhs_regions(vintage, ccg, nhs_lookup, lsoa, stp))
+        layers.update(_nhs_regions(vintage, ccg, nhs_lookup, lsoa, stp, coverage))
     layers.update(_tables(lsoa, stp_region))
     return layers
 
@@ -209,11 +215,11 @@ def _ordered_ccgs(vintage: int, ccg: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFrame, stp_region: pd.DataFrame,
-                nhs_lookup: pd.DataFrame | None) -> gpd.GeoDataFrame:
+                nhs_lookup: pd.DataFrame | None, coverage: bool = False) -> gpd.GeoDataFrame:
     """The ``stp`` layer: the union of each footprint's CCGs, with names,
     population, regions and counts."""
     # Dissolved from the CCGs in the boundary file's order (the union's vertices follow it).
-    stp = _dissolve(ccg, "stp_code")
+    stp = _dissolve(ccg, "stp_code", coverage)
     names = data["ccg_stp_lookup"].drop_duplicates("stp_code").set_index("stp_code")
     stp["name"] = stp["stp_code"].map(names["stp_name"])
     if "stp_ods" in names:
@@ -254,10 +260,10 @@ def _districts(vintage: int, boundaries: gpd.GeoDataFrame, region_lookup: pd.Dat
 
 
 def _regions(vintage: int, lad: gpd.GeoDataFrame, region_lookup: pd.DataFrame, lsoa: pd.DataFrame,
-             stp: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+             stp: gpd.GeoDataFrame, coverage: bool = False) -> gpd.GeoDataFrame:
     """The ``region`` layer: the ONS regions, dissolved from the districts so
     that the two layers agree."""
-    region = _dissolve(lad[["region_code", "geometry"]], "region_code").rename(columns={"region_code": "code"})
+    region = _dissolve(lad[["region_code", "geometry"]], "region_code", coverage).rename(columns={"region_code": "code"})
     region["name"] = region["code"].map(region_lookup.drop_duplicates("region_code").set_index("region_code")["region"])
     region = region.merge(lsoa.groupby("region_code")[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
     region["stp_count"] = region["code"].map(stp.groupby("region_code").size()).fillna(0).astype("int64")
@@ -266,11 +272,11 @@ def _regions(vintage: int, lad: gpd.GeoDataFrame, region_lookup: pd.DataFrame, l
 
 
 def _nhs_regions(vintage: int, ccg: gpd.GeoDataFrame, nhs_lookup: pd.DataFrame, lsoa: pd.DataFrame,
-                 stp: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+                 stp: gpd.GeoDataFrame, coverage: bool = False) -> dict[str, gpd.GeoDataFrame]:
     """The ``nhs_region`` layer (and ``nhs_local_office``, 2017 and 2018), dissolved from the CCGs."""
     layers = {}
     for key, label in _nhs_levels(nhs_lookup):
-        g = _dissolve(ccg[[key, "geometry"]], key).rename(columns={key: "code"})
+        g = _dissolve(ccg[[key, "geometry"]], key, coverage).rename(columns={key: "code"})
         g["name"] = g["code"].map(nhs_lookup.drop_duplicates(key).set_index(key)[label])
         g = g.merge(lsoa.groupby(key)[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
         g["stp_count"] = g["code"].map(stp.groupby(f"{label}_code").size()).fillna(0).astype("int64")

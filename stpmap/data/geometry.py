@@ -86,13 +86,19 @@ LATER_CCG_ROLE = "ccg_boundaries_"
 SLIVER_SHARE = 0.5
 
 
+def is_drawn(data: dict) -> bool:
+    """Whether the vintage's CCGs and districts are drawn here (every vintage
+    after 2017): then they are exact coverages."""
+    return "base_lsoa_lookup" in data
+
+
 def draw(vintage: int, data: dict) -> tuple[dict, list[dict]]:
     """``data`` with the vintage's own ``ccg_boundaries`` and ``lad_boundaries``
     (columns ``code``, ``name``, ``geometry``, like an official boundary
     file), dissolved from the April 2017 ones; and what each split recorded.
     A vintage without a ``base_lsoa_lookup`` (2017) is its own base: ``data``
     is returned as it is."""
-    if "base_lsoa_lookup" not in data:
+    if not is_drawn(data):
         return data, []
     overlay = _overlay(vintage, data)
     ccg, approximations = _ccg_boundaries(vintage, data, overlay)
