@@ -15,8 +15,8 @@ import click
 from stpmap.errors import StpmapError
 
 STP_TABLE_COLUMNS = ["code", "name", "population", "region", "nhs_region", "ccg_count"]
-STP_CSV_COLUMNS = [
-    "code", "name", "population", "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus",
+STP_CSV_COLUMNS = [  # ods_code: the footprint's or ICB's ODS code where published (2020 to 2022)
+    "code", "name", "ods_code", "population", "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus",
     "region", "region_code", "region_share", "regions", "nhs_region", "nhs_region_code",
     "nhs_local_office", "nhs_local_office_code", "ccg_count", "lad_count", "vintage",
 ]
@@ -46,7 +46,7 @@ def _vintage_cb(ctx, param, value):
 def vintage_option(f):
     return click.option(
         "--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
-        help="Vintage of the geography: 2017 (44 footprints, default) or 2021 (42).",
+        help="Vintage of the geography: 2017 (44 footprints, default), 2018 to 2021 (42) or 2022 (the 42 ICBs).",
     )(f)
 
 
