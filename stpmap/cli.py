@@ -250,8 +250,11 @@ def names_cmd(query, vintage, fmt):
 
 @main.command("history")
 @click.argument("footprint")
+@click.option("--vintage", "-v", "vintages", multiple=True, metavar="YEAR",
+              callback=lambda ctx, param, values: [_vintage_cb(ctx, param, v) for v in values],
+              help="Only these vintages (repeatable); changes are then read between them. Default: every vintage.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def history_cmd(footprint, fmt):
+def history_cmd(footprint, vintages, fmt):
     """A footprint through every vintage: code, name, population and what
     changed (merged, split, gained, lost, renamed, renumbered).
 
@@ -263,12 +266,13 @@ def history_cmd(footprint, fmt):
       stpmap history E54000047                  # West, North and East Cumbria (2017) onwards
       stpmap history "Surrey Heartlands"
       stpmap history E54000050 --format csv > cne.csv
+      stpmap history BLMK -v 2017 -v 2021       # from 2017 straight to 2021
     """
     from stpmap.data.history import history
     from stpmap.files import export as _export
 
     with _name_warnings():
-        df = history(footprint)
+        df = history(footprint, vintages or None)
     a = df.attrs
     click.echo(f"{footprint!r}: {a['resolved_code']} of {a['resolved_vintage']}, followed through each vintage "
                "to the footprint holding most of its people.", err=True)

@@ -17,11 +17,9 @@ from :func:`stpmap.data.lineage.lineage`:
 * **unchanged**: none of these.
 
 >>> import stpmap
->>> h = stpmap.history("E54000047")                     # doctest: +SKIP
->>> h[["vintage", "code", "change", "merged_with"]]      # doctest: +SKIP
-   vintage       code            change            merged_with
-0     2017  E54000047
-1     2021  E54000050  merged, new code  E54000045; E54000046
+>>> h = stpmap.history("E54000047", vintages=[2017, 2021])
+>>> h[["vintage", "code", "change", "merged_with"]].values.tolist()
+[[2017, 'E54000047', '', ''], [2021, 'E54000050', 'merged, renamed, new code', 'E54000045; E54000046']]
 """
 
 from __future__ import annotations
@@ -41,23 +39,26 @@ COLUMNS = ["vintage", "code", "name", "population", "change", "merged_with", "sp
            "lost_to", "details"]
 
 
-def resolve(footprint) -> tuple[int, str]:
-    """The (vintage, code) that ``footprint`` (a code or name) names, resolved
-    by :func:`stpmap.data.selection.select_codes` in each vintage in turn.
+def resolve(footprint, vintages=None) -> tuple[int, str]:
+    """The (vintage, code) that ``footprint`` names among ``vintages``
+    (default: every vintage).
 
-    The oldest vintage where it names a footprint exactly wins; a name found
-    only by a near match (which warns) is used when no vintage knows it
-    exactly. Names known nowhere are an InputError saying why, vintage by
-    vintage."""
+    A footprint code (E54...) is taken in the oldest vintage that has it.
+    Anything else is resolved by :func:`stpmap.data.selection.select_codes`
+    in each vintage in turn: the oldest vintage where it names a footprint
+    exactly wins; a near match (which warns) is used only when no vintage
+    knows the name exactly. A name known nowhere is an InputError saying
+    why, vintage by vintage."""
     from stpmap.data.selection import select_codes
 
+    vintages = check_vintages(vintages)
     code = str(footprint).strip().upper()
-    if _CODE.match(code):  # a code is exact in any resolver: the oldest vintage that has it
-        for v in registry().vintages:
+    if _CODE.match(code):
+        for v in vintages:
             if code in set(_atlas.table("stp", v, columns=["code"])["code"]):
                 return v, code
     found, failures = [], {}
-    for v in registry().vintages:
+    for v in vintages:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -69,12 +70,23 @@ def resolve(footprint) -> tuple[int, str]:
     if not found:
         said = " ".join(f"{v}: {msg}" for v, msg in failures.items())
         raise InputError(f"{str(footprint)!r} names no footprint of any vintage "
-                         f"({', '.join(map(str, registry().vintages))}). {said}")
+                         f"({', '.join(map(str, vintages))}). {said}")
     exact = [f for f in found if not f[2]]
     v, code, caught = (exact or found)[0]
     for w in caught:  # the near match that was used, said once
         warnings.warn(w.message, w.category, stacklevel=3)
     return v, code
+
+
+def check_vintages(vintages=None) -> list[int]:
+    """``vintages`` (default: every vintage) checked, sorted, each once."""
+    reg = registry()
+    if vintages is None:
+        return reg.vintages
+    chosen = sorted({reg.check_vintage(v) for v in ([vintages] if isinstance(vintages, (int, str)) else vintages)})
+    if not chosen:
+        raise InputError(f"No vintage given: give some of {', '.join(map(str, reg.vintages))}, or None for all.")
+    return chosen
 
 
 def _successor(links: pd.DataFrame, side: str, code: str) -> str:
@@ -94,9 +106,8 @@ def _main_links(links: pd.DataFrame) -> tuple[dict, dict]:
     return forward, backward
 
 
-def _chain(start_vintage: int, start_code: str, links: dict) -> dict[int, str]:
-    """The footprint of every vintage, followed from ``start_code``."""
-    vintages = registry().vintages
+def _chain(vintages: list[int], start_vintage: int, start_code: str, links: dict) -> dict[int, str]:
+    """The footprint of each of ``vintages``, followed from ``start_code``."""
     chain = {start_vintage: start_code}
     i = vintages.index(start_vintage)
     for prev, nxt in zip(vintages[i:], vintages[i + 1:]):
@@ -158,9 +169,10 @@ def change(t: pd.DataFrame, a: str, b: str) -> dict:
     }
 
 
-def history(footprint) -> pd.DataFrame:
+def history(footprint, vintages=None) -> pd.DataFrame:
     """The footprint that ``footprint`` (a code or a name of any vintage)
-    names, through every vintage stpmap knows.
+    names, through every vintage stpmap knows (or through ``vintages``: a
+    list of them; changes are then read between those given).
 
     Returns
     -------
@@ -179,15 +191,15 @@ def history(footprint) -> pd.DataFrame:
     Examples
     --------
     >>> import stpmap
-    >>> h = stpmap.history("Surrey Heartlands")
-    >>> h[["vintage", "code", "change"]].values.tolist()[:2]
-    [[2017, 'E54000035', ''], [2021, 'E54000052', 'gained, renamed, new code']]
+    >>> h = stpmap.history("Surrey Heartlands", vintages=[2017, 2021])
+    >>> h[["vintage", "code", "change", "gained_from"]].values.tolist()
+    [[2017, 'E54000035', '', ''], [2021, 'E54000052', 'gained, renamed, new code', 'E54000033']]
     """
     reg = registry()
-    start_vintage, start_code = resolve(footprint)
-    vintages = reg.vintages
+    vintages = check_vintages(vintages)
+    start_vintage, start_code = resolve(footprint, vintages)
     links = {(p, n): lineage(p, n) for p, n in zip(vintages, vintages[1:])}
-    chain = _chain(start_vintage, start_code, links)
+    chain = _chain(vintages, start_vintage, start_code, links)
     rows = []
     for i, v in enumerate(vintages):
         code = chain[v]

@@ -84,14 +84,15 @@ def test_missing_values_are_noted(run, tmp_path):
 
 
 def test_history_formats(run):
-    table = run("history", "E54000047").stdout
+    table = run("history", "E54000047", "-v", "2021", "-v", "2017").stdout
     assert "Cumbria and North East" in table and "merged, renamed, new code" in table
     assert "Merged with E54000045" in table and "Open Government Licence" in table
-    body = json.loads(run("history", "Surrey Heartlands", "--format", "json").stdout)
+    body = json.loads(run("history", "Surrey Heartlands", "--format", "json", "-v", "2017", "-v", "2021").stdout)
     assert body["resolved_code"] == "E54000035" and body["count"] == 2
     assert body["data"][1]["gained_from"] == "E54000033"
     r = run("history", "E54000050", "--format", "csv")
-    df = pd.read_csv(io.StringIO(r.stdout))
-    assert list(df["code"]) == ["E54000046", "E54000050"] and "Open Government Licence" in r.stderr
+    df = pd.read_csv(io.StringIO(r.stdout)).set_index("vintage")
+    assert df.loc[2017, "code"] == "E54000046" and df.loc[2021, "code"] == "E54000050" and "Open Government Licence" in r.stderr
     r = run("history", "Nowhere In Particular", code=2)
     assert "names no footprint of any vintage" in r.stderr
+    assert "2016" in run("history", "E54000007", "-v", "2016", code=2).stderr

@@ -128,7 +128,7 @@ def test_lineage_bad_choices(atlas_cache):
 
 
 def test_history_of_a_footprint_that_merged(atlas_cache, pops):
-    h = stpmap.history("E54000047")
+    h = stpmap.history("E54000047", vintages=[2017, 2021])
     assert list(h["vintage"]) == [2017, 2021] and list(h["code"]) == ["E54000047", CUMBRIA_AND_NORTH_EAST]
     assert list(h["population"]) == [pops[2017].loc["E54000047", "population"],
                                      pops[2021].loc[CUMBRIA_AND_NORTH_EAST, "population"]]
@@ -140,7 +140,7 @@ def test_history_of_a_footprint_that_merged(atlas_cache, pops):
 
 
 def test_history_backwards_from_a_name_of_the_later_vintage(atlas_cache):
-    h = stpmap.history("Cumbria and North East")
+    h = stpmap.history("Cumbria and North East", [2017, 2021])
     assert h.attrs["resolved_code"] == CUMBRIA_AND_NORTH_EAST and h.attrs["resolved_vintage"] == 2021
     # followed back to the footprint that gave it most of its people
     assert list(h["code"]) == ["E54000046", CUMBRIA_AND_NORTH_EAST]
@@ -148,12 +148,12 @@ def test_history_backwards_from_a_name_of_the_later_vintage(atlas_cache):
 
 
 def test_history_gained_lost_and_renamed(atlas_cache):
-    surrey = stpmap.history("Surrey Heartlands").iloc[1]
+    surrey = stpmap.history("Surrey Heartlands", [2017, 2021]).iloc[1]
     assert surrey["code"] == "E54000052" and surrey["gained_from"] == "E54000033"
     assert surrey["change"] == "gained, renamed, new code" and "191,650 people" in surrey["details"]
-    sussex = stpmap.history("E54000033").iloc[1]
+    sussex = stpmap.history("E54000033", [2017, 2021]).iloc[1]
     assert sussex["code"] == "E54000053" and sussex["lost_to"] == "E54000052" and "lost" in sussex["change"]
-    gm = stpmap.history("E54000007").iloc[1]
+    gm = stpmap.history("E54000007", [2017, 2021]).iloc[1]
     assert gm["code"] == "E54000007" and gm["change"] == "renamed"
     assert gm["details"] == "Renamed from 'Greater Manchester'."
 
@@ -182,7 +182,24 @@ def test_change_split_renumbered_and_unchanged():
 
 def test_history_of_an_unknown_name_says_so(atlas_cache):
     with pytest.raises(InputError, match="no footprint of any vintage .2017, 2021"):
-        stpmap.history("Atlantis and the Lost Isles")
+        stpmap.history("Atlantis and the Lost Isles", [2021, 2017, 2017])
+    with pytest.raises(ChoiceError, match="2016"):
+        stpmap.history("E54000007", [2016])
+
+
+@pytest.mark.parametrize("module", ["lineage", "history", "crosswalk"])
+def test_docstring_examples_hold(module, atlas_cache):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"stpmap.data.{module}")
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CrosswalkWarning)
+        for test in doctest.DocTestFinder().find(mod, globs={"stpmap": stpmap}):
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 2 and result.failed == 0
 
 
 # ------------------------------------------------------------------ crosswalk
