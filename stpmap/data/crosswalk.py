@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,27 +87,45 @@ def read_data(path, *, encoding=None, sheet=None, encoding_option: str = "--enco
     return pa.concat_tables([source.schema.empty_table(), *source.tables(1 << 20)]).to_pandas()
 
 
-def _frame(data, encoding, sheet, what: str = "data") -> tuple[pd.DataFrame, str]:
-    """The input as a DataFrame with a fresh index, and how messages name it."""
+@dataclass(frozen=True)
+class Source:
+    """How messages name an input and its rows: ``row 5`` in a file (the
+    header is row 1, as a spreadsheet shows it), ``index 3`` in a DataFrame."""
+
+    name: str
+    labels: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def rows(self, positions) -> str:
+        """The rows at ``positions`` (0 for the first data row), the first few named."""
+        positions = list(positions)
+        return ", ".join(self.labels[i] for i in positions[:_SHOWN]) + (" ..." if len(positions) > _SHOWN else "")
+
+
+def _frame(data, encoding, sheet, what: str = "data") -> tuple[pd.DataFrame, Source]:
+    """The input as a DataFrame indexed by row position, and how messages name it."""
     if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), f"the {what}"
-    if isinstance(data, (str, Path)):
-        return read_data(data, encoding=encoding, sheet=sheet), Path(data).name
-    raise InputError(f"{what} must be a pandas DataFrame or the path of a CSV, XLSX or Parquet file, "
-                     f"not {type(data).__name__}.")
+        source = Source(f"the {what}", tuple(f"index {i!r}" for i in data.index))
+        df = data.reset_index(drop=True)
+    elif isinstance(data, (str, Path)):
+        df = read_data(data, encoding=encoding, sheet=sheet)
+        source = Source(Path(data).name, tuple(f"row {i + 2}" for i in range(len(df))))
+    else:
+        raise InputError(f"{what} must be a pandas DataFrame or the path of a CSV, XLSX or Parquet file, "
+                         f"not {type(data).__name__}.")
+    if df.empty:
+        raise InputError(f"There are no rows in {source}: it needs one row per footprint or CCG"
+                         f"{' (lsoa_code, weight: one row per LSOA)' if what == 'weights' else ''}.")
+    return df, source
 
 
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _rows(index) -> str:
-    """Row numbers as a spreadsheet shows them (the header is row 1)."""
-    shown = ", ".join(str(i + 2) for i in list(index)[:_SHOWN])
-    return shown + (" ..." if len(index) > _SHOWN else "")
-
-
-def _column(df: pd.DataFrame, name, what: str, source: str) -> str:
+def _column(df: pd.DataFrame, name, what: str, source) -> str:
     """The column of ``df`` called ``name`` (ignoring case and spaces at the ends)."""
     if name in df.columns:
         return name
@@ -121,7 +140,7 @@ def _codes(series: pd.Series) -> pd.Series:
     return series.astype("string").str.strip().str.upper()
 
 
-def find_code_column(df: pd.DataFrame, source: str = "the data") -> str:
+def find_code_column(df: pd.DataFrame, source="the data") -> str:
     """The one column of ``df`` whose values are mostly E54 or E38 codes."""
     scores = {}
     for c in df.columns:
@@ -142,7 +161,7 @@ def find_code_column(df: pd.DataFrame, source: str = "the data") -> str:
 # ------------------------------------------------------------------ checking
 
 
-def _level(codes: pd.Series, layer, column: str, source: str) -> str:
+def _level(codes: pd.Series, layer, column: str, source) -> str:
     """``layer``, or the level the codes name (E54: footprints, E38: CCGs)."""
     if layer is not None:
         return check_level(layer)
@@ -168,28 +187,28 @@ def _other_vintages(codes, level: str, vintage: int) -> str:
     return f" ({'; '.join(said)}: is the data of another vintage?)" if said else ""
 
 
-def check_codes(codes: pd.Series, level: str, vintage: int, column: str, source: str) -> None:
+def check_codes(codes: pd.Series, level: str, vintage: int, column: str, source: Source) -> None:
     """Every row has a code of ``level`` in ``vintage``, once; else an error naming the rows."""
     word = LEVEL_WORDS[level]
     blank = codes.index[codes.isna() | (codes == "")]
     if len(blank):
-        raise InputError(f"{len(blank)} rows of {source} have no code in {column!r} (rows {_rows(blank)}). "
+        raise InputError(f"{len(blank)} rows of {source} have no code in {column!r} ({source.rows(blank)}). "
                          f"Give every row a {word} code, or remove the rows; nothing was carried over.")
     unknown = codes[~codes.isin(names(vintage, level).index)]
     if len(unknown):
-        shown = ", ".join(f"{c!r} (row {i + 2})" for i, c in list(unknown.items())[:_SHOWN])
+        shown = ", ".join(f"{c!r} ({source.labels[i]})" for i, c in list(unknown.items())[:_SHOWN])
         raise InputError(f"{len(unknown)} rows of {source} have a {column!r} that is not a {word} code of "
                          f"{vintage}: {shown}{' ...' if len(unknown) > _SHOWN else ''}"
                          f"{_other_vintages(unknown, level, vintage)}. Correct or remove those rows, or give the "
                          "vintage the codes are from; nothing was carried over.")
     repeated = codes[codes.duplicated(keep=False)]
     if len(repeated):
-        shown = "; ".join(f"{c} (rows {_rows(g.index)})" for c, g in list(repeated.groupby(repeated, sort=True))[:_SHOWN])
+        shown = "; ".join(f"{c} ({source.rows(g.index)})" for c, g in list(repeated.groupby(repeated, sort=True))[:_SHOWN])
         raise InputError(f"{repeated.nunique()} {word} codes appear more than once in {source}: {shown}. Combine "
                          f"them into one row per {word} first; nothing was carried over.")
 
 
-def numbers(series: pd.Series, column: str, source: str) -> pd.Series:
+def numbers(series: pd.Series, column: str, source: Source) -> pd.Series:
     """A column as floats: numbers as they are, text read as numbers
     (thousands separators, currency and % signs ignored), the words of
     :data:`MISSING_WORDS` missing; any other text is an error naming the rows."""
@@ -202,7 +221,7 @@ def numbers(series: pd.Series, column: str, source: str) -> pd.Series:
     values = pd.to_numeric(text.where(~missing).str.replace(_NUMBER_JUNK, "", regex=True), errors="coerce")
     bad = text[values.isna() & ~missing]
     if len(bad):
-        shown = ", ".join(f"{v!r} (row {i + 2})" for i, v in list(bad.items())[:_SHOWN])
+        shown = ", ".join(f"{v!r} ({source.labels[i]})" for i, v in list(bad.items())[:_SHOWN])
         raise InputError(f"{len(bad)} values of {column!r} in {source} are not numbers: {shown}"
                          f"{' ...' if len(bad) > _SHOWN else ''}. Correct them, or empty the cells to count them as "
                          "missing (left out of sums and means).")
@@ -224,7 +243,7 @@ def read_weights(weights, vintage, *, encoding=None) -> pd.Series:
     for mask, what in problems:
         if mask.any():
             shown = ", ".join(f"{c!r}" for c in codes[mask].fillna("").head(_SHOWN))
-            raise InputError(f"{int(mask.sum())} rows of {source} {what} (rows {_rows(mask[mask].index)}: {shown}). "
+            raise InputError(f"{int(mask.sum())} rows of {source} {what} ({source.rows(np.flatnonzero(mask))}: {shown}). "
                              "The weights need one row per LSOA 2011 code (E01...) with a number of at least 0.")
     absent = len(known) - len(codes)
     if absent:
@@ -319,10 +338,10 @@ def crosswalk(data, from_vintage, to_vintage, *, code=None, value=None, how: str
     return out
 
 
-def _value_columns(df: pd.DataFrame, value, code_column: str, source: str) -> list[str]:
+def _value_columns(df: pd.DataFrame, value, code_column: str, source: Source) -> list[str]:
     """The value columns asked for, checked against the header and the output's own columns."""
     if value is None or (not isinstance(value, str) and not list(value)):
-        numeric = [str(c) for c in df.columns if c != code_column and _is_numbers(df[c])]
+        numeric = [str(c) for c in df.columns if c != code_column and _is_numbers(df[c], source)]
         raise InputError(f"Say which columns of {source} to carry over: value='beds' (--value beds)"
                          f"{'; columns of numbers: ' + ', '.join(numeric) if numeric else ''}.")
     wanted = [value] if isinstance(value, str) else list(value)
@@ -336,9 +355,9 @@ def _value_columns(df: pd.DataFrame, value, code_column: str, source: str) -> li
     return columns
 
 
-def _is_numbers(series: pd.Series) -> bool:
+def _is_numbers(series: pd.Series, source: Source) -> bool:
     try:
-        return bool(numbers(series, "", "").notna().any())
+        return bool(numbers(series, "", source).notna().any())
     except InputError:
         return False
 
@@ -352,7 +371,7 @@ def _check_weights(links: pd.DataFrame, values: pd.DataFrame, how: str, level: s
                          f"cannot be shared out: {', '.join(empty[:_SHOWN])}. Give weights to their LSOAs.")
 
 
-def _warn_gaps(values: pd.DataFrame, links: pd.DataFrame, level: str, vintage: int, source: str) -> None:
+def _warn_gaps(values: pd.DataFrame, links: pd.DataFrame, level: str, vintage: int, source: Source) -> None:
     """Say which areas the input leaves out, and which values are missing."""
     word = LEVEL_WORDS[level]
     absent = sorted(set(links["from_code"]) - set(values.index))
@@ -362,10 +381,10 @@ def _warn_gaps(values: pd.DataFrame, links: pd.DataFrame, level: str, vintage: i
             f"{' ...' if len(absent) > _SHOWN else ''}. The footprints their people are in have coverage below 1."),
             stacklevel=3)
     for col in values.columns:
-        gaps = values.index[values[col].isna()]
-        if len(gaps):
+        gaps = list(values.index[values[col].isna()])
+        if gaps:
+            one = len(gaps) == 1
             warnings.warn(CrosswalkWarning(
-                f"{_count(len(gaps), 'value')} of {col!r} {'is' if len(gaps) == 1 else 'are'} missing ({', '.join(gaps[:_SHOWN])}"
-                f"{' ...' if len(gaps) > _SHOWN else ''}): {'it is' if len(gaps) == 1 else 'they are'} left out of the "
-                f"result, and coverage_{col} "
-                "gives the share of each footprint's people the values cover."), stacklevel=3)
+                f"{_count(len(gaps), 'value')} of {col!r} {'is' if one else 'are'} missing ({', '.join(gaps[:_SHOWN])}"
+                f"{' ...' if len(gaps) > _SHOWN else ''}): {'it is' if one else 'they are'} left out of the result, "
+                f"and coverage_{col} gives the share of each footprint's people the values cover."), stacklevel=3)

@@ -282,7 +282,7 @@ def test_missing_values_and_missing_rows_are_said(stp17, pops):
 def test_rows_that_are_not_footprints_are_an_error_naming_them(stp17):
     data = pd.concat([stp17, pd.DataFrame({"STP17CD": ["E54099999", "Total"], "population": [1, 2]})],
                      ignore_index=True)
-    with pytest.raises(InputError, match=r"2 rows .* 'E54099999' \(row 46\), 'TOTAL' \(row 47\)"):
+    with pytest.raises(InputError, match=r"2 rows .* 'E54099999' \(index 44\), 'TOTAL' \(index 45\)"):
         stpmap.crosswalk(data, 2017, 2021, value="population")
     with pytest.raises(InputError, match="E54000050 is a code of 2021"):
         stpmap.crosswalk(pd.DataFrame({"c": ["E54000050"], "v": [1]}), 2017, 2021, value="v")
@@ -290,15 +290,15 @@ def test_rows_that_are_not_footprints_are_an_error_naming_them(stp17):
 
 def test_duplicates_blanks_and_text_values_are_errors(stp17):
     twice = pd.concat([stp17, stp17.head(1)], ignore_index=True)
-    with pytest.raises(InputError, match=r"E54000005 \(rows 2, 46\)"):
+    with pytest.raises(InputError, match=r"E54000005 \(index 0, index 44\)"):
         stpmap.crosswalk(twice, 2017, 2021, value="population")
     blank = stp17.copy()
     blank.loc[3, "STP17CD"] = None
-    with pytest.raises(InputError, match=r"no code in 'STP17CD' \(rows 5\)"):
+    with pytest.raises(InputError, match=r"no code in 'STP17CD' \(index 3\)"):
         stpmap.crosswalk(blank, 2017, 2021, value="population")
     text = stp17.astype({"population": str})
     text.loc[2, "population"] = "lots"
-    with pytest.raises(InputError, match=r"'lots' \(row 4\)"):
+    with pytest.raises(InputError, match=r"'lots' \(index 2\)"):
         stpmap.crosswalk(text, 2017, 2021, value="population")
 
 
@@ -332,3 +332,11 @@ def test_crosswalk_reads_files(stp17, tmp_path, pops):
     odd.write_bytes("STP17CD,name,population\nE54000005,Caf\xe9,1\n".encode("cp1252"))
     with pytest.raises(InputError, match="cp1252"):
         stpmap.crosswalk(odd, 2017, 2021, value="population")
+
+
+def test_empty_input_and_weights_without_their_columns(stp17, atlas_cache):
+    with pytest.raises(InputError, match="no rows in the data"):
+        stpmap.crosswalk(stp17.head(0), 2017, 2021, value="population")
+    with pytest.raises(ChoiceError, match="weight column 'weight'.*lsoa_code, people"):
+        stpmap.crosswalk(stp17, 2017, 2021, value="population",
+                         weights=pd.DataFrame({"lsoa_code": ["E01000001"], "people": [3]}))
