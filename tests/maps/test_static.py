@@ -171,8 +171,8 @@ def test_parse_size():
 def test_bad_options_list_valid_choices(atlas_cache):
     with pytest.raises(ChoiceError, match="Unknown scheme 'jenkz'.*quantiles.*natural_breaks"):
         _maps_static.plot(colour_by="population", scheme="jenkz")
-    with pytest.raises(ChoiceError, match="Unknown colour-by 'nhs_region'.*region"):
-        _maps_static.plot(2021, colour_by="nhs_region")
+    with pytest.raises(ChoiceError, match="Unknown colour-by 'nhs_local_office'.*region"):
+        _maps_static.plot(2021, colour_by="nhs_local_office")  # local offices ended in 2019
     with pytest.raises(ChoiceError, match="Unknown layer"):
         _maps_static.plot(layer="msoa")
     with pytest.raises(InputError, match="between 1 and 12"):
