@@ -96,3 +96,20 @@ def test_history_formats(run):
     r = run("history", "Nowhere In Particular", code=2)
     assert "names no footprint of any vintage" in r.stderr
     assert "2016" in run("history", "E54000007", "-v", "2016", code=2).stderr
+
+
+def test_crosswalk_2018_to_2022_on_the_command_line(run, tmp_path):
+    for v in (2018, 2022):
+        _atlas.ensure(v, progress=False)
+    stp18 = _atlas.table("stp", 2018, columns=["code", "name", "population"])
+    stp18["beds"] = stp18["population"] // 500
+    path = tmp_path / "beds-2018.csv"
+    stp18.rename(columns={"code": "STP18CD"}).to_csv(path, index=False)
+    out = tmp_path / "beds-2022.csv"
+    r = run("crosswalk", str(path), "--from", "2018", "--to", "2022", "--value", "beds", "--value", "population",
+            "--how", "sum", "-o", str(out))
+    assert "Codes from column 'STP18CD' (footprint codes of 2018)" in r.stderr
+    df = pd.read_csv(out)
+    icb22 = _atlas.table("stp", 2022, columns=["code", "population"])
+    assert list(df["code"]) == list(icb22["code"]) and (df["population"] == icb22["population"]).all()
+    assert df["beds"].sum() == pytest.approx(stp18["beds"].sum(), rel=1e-12)

@@ -340,3 +340,76 @@ def test_empty_input_and_weights_without_their_columns(stp17, atlas_cache):
     with pytest.raises(ChoiceError, match="weight column 'weight'.*lsoa_code, people"):
         stpmap.crosswalk(stp17, 2017, 2021, value="population",
                          weights=pd.DataFrame({"lsoa_code": ["E01000001"], "people": [3]}))
+
+
+# ------------------------------------------------------------ every vintage
+
+
+@pytest.fixture(scope="module")
+def every_atlas(atlas_cache):
+    for v in registry().vintages:
+        _atlas.ensure(v, progress=False)
+    return registry().vintages
+
+
+def test_2018_to_2022_is_the_official_lookups_joined_on_lsoa(every_atlas):
+    a = _official(2018, "lsoa_lookup", {"lsoa": "lsoa_code", "from_code": "stp_code"})
+    b = _official(2022, "lsoa_lookup", {"lsoa": "lsoa_code", "to_code": "stp_code"})
+    pop = _official(2022, "population", {"lsoa": "lsoa_code", "people": "total"})
+    pop["people"] = pd.to_numeric(pop["people"]).astype("int64")
+    expected = a.merge(b, on="lsoa").merge(pop, on="lsoa").groupby(["from_code", "to_code"])["people"].sum()
+    got = stpmap.lineage(2018, 2022).set_index(["from_code", "to_code"])["population"]
+    assert sorted(got.index) == sorted(expected.index)
+    assert (got == expected.loc[got.index]).all()
+
+
+def test_every_pair_of_vintages_adds_up_both_ways(every_atlas):
+    assert len(every_atlas) >= 2
+    people = {v: _atlas.table("stp", v, columns=["code", "population"]).set_index("code")["population"]
+              for v in every_atlas}
+    for a in every_atlas:
+        for b in every_atlas:
+            t = stpmap.lineage(a, b)
+            assert (t.groupby("from_code")["population"].sum() == people[a]).all(), (a, b)
+            assert (t.groupby("to_code")["population"].sum() == people[b]).all(), (a, b)
+            assert np.allclose(t.groupby("from_code")["from_share"].sum(), 1.0, rtol=0, atol=1e-12), (a, b)
+            assert np.allclose(t.groupby("to_code")["to_share"].sum(), 1.0, rtol=0, atol=1e-12), (a, b)
+            if a < b:
+                back = stpmap.lineage(b, a).set_index(["to_code", "from_code"])
+                pd.testing.assert_series_equal(back["to_share"].sort_index(), t.set_index(["from_code", "to_code"])[
+                    "from_share"].sort_index(), check_names=False)
+
+
+def test_2018_to_2022_what_moved(every_atlas):
+    t = stpmap.lineage(2018, 2022)
+    out = {code: g.set_index("to_code")["population"].to_dict() for code, g in t.groupby("from_code")}
+    # Cumbria and North East (2018) lost Hambleton, Richmondshire and Whitby to Humber (2020)
+    assert set(out["E54000049"]) == {"E54000050", "E54000051"} and out["E54000049"]["E54000051"] == 153_164
+    # 2022: Glossop to Derbyshire, Bassetlaw to Nottinghamshire, West Birmingham to Birmingham and Solihull
+    assert out["E54000007"] == {"E54000057": 2_798_799, "E54000058": 33_334}
+    assert out["E54000009"]["E54000060"] == 116_304 and out["E54000016"]["E54000055"] == 175_800
+    assert out["E54000008"] == {"E54000008": 2_470_956}  # Cheshire and Merseyside: unchanged, same code
+
+
+def test_history_through_every_vintage(every_atlas):
+    h = stpmap.history("E54000047").set_index("vintage")
+    assert list(h.index) == every_atlas
+    assert list(h["code"]) == ["E54000047", "E54000049", "E54000049", "E54000050", "E54000050", "E54000050"]
+    assert list(h["change"]) == ["", "merged, renamed, new code", "unchanged", "lost, new code", "unchanged", "renamed"]
+    assert h.loc[2018, "merged_with"] == "E54000045; E54000046" and h.loc[2020, "lost_to"] == "E54000051"
+    gm = stpmap.history("Greater Manchester").set_index("vintage")
+    assert gm.loc[2019, "change"] == "renamed" and gm.loc[2022, "code"] == "E54000057"
+    assert gm.loc[2022, "change"] == "lost, renamed, new code" and gm.loc[2022, "lost_to"] == "E54000058"
+    derbyshire = stpmap.history("E54000058").set_index("vintage")
+    assert derbyshire.attrs["resolved_vintage"] == 2022 and derbyshire.loc[2017, "code"] == "E54000012"
+    assert derbyshire.loc[2022, "gained_from"] == "E54000007"
+
+
+def test_crosswalk_2018_to_2022(every_atlas):
+    stp18 = _atlas.table("stp", 2018, columns=["code", "population"]).rename(columns={"code": "stp18cd"})
+    ccg18 = _atlas.table("ccg", 2018, columns=["code", "population"]).rename(columns={"code": "ccg18cd"})
+    icb22 = _atlas.table("stp", 2022, columns=["code", "population"])
+    for data in (stp18, ccg18):
+        out = stpmap.crosswalk(data, 2018, 2022, value="population")
+        assert list(out["code"]) == list(icb22["code"]) and (out["population"] == icb22["population"]).all()
+        assert (out["coverage"] == 1.0).all()
