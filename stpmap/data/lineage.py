@@ -80,9 +80,9 @@ def parts(from_vintage, to_vintage, from_layer: str = "stp", to_layer: str = "st
         weight = (tb if b >= a else ta)["population"].to_numpy()
     else:
         weight = ta["lsoa_code"].map(weights).fillna(0).to_numpy(dtype=float)
-    frame = pd.DataFrame({
-        "from_code": ta[LEVELS[check_level(from_layer)][0]].to_numpy(),
-        "to_code": tb[LEVELS[check_level(to_layer)][0]].to_numpy(),
+    frame = pd.DataFrame({  # row for row the same LSOAs, both with a range index
+        "from_code": ta[LEVELS[check_level(from_layer)][0]],
+        "to_code": tb[LEVELS[check_level(to_layer)][0]],
         "weight": weight,
     })
     out = frame.groupby(["from_code", "to_code"], sort=True).agg(
