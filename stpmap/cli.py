@@ -46,7 +46,7 @@ def _vintage_cb(ctx, param, value):
 def vintage_option(f):
     return click.option(
         "--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
-        help="Vintage of the geography: 2017 (44 footprints, default) or 2021 (42).",
+        help="Vintage of the geography: 2017 (44 footprints, default), 2018 to 2021 (42) or 2022 (the 42 ICBs).",
     )(f)
 
 

@@ -44,11 +44,26 @@ year  April 2017 CCG split: the part that moved              new border drawn fr
       Northamptonshire LSOAs to Northamptonshire
 ====  =====================================================  ====================  =====  =======
 
-The 2018 parts hold for 2019 to 2021 too, and the 2020 one for 2021 and 2022.
-Postcodes are not placed across these borders by geometry where a district
-lies wholly on one side (see :mod:`stpmap.postcodes.index`): in 2022 High
-Peak, Tameside, Birmingham, Sandwell and North Northamptonshire each lie in
-one sub-ICB location, so only the 2018 and 2020 borders place postcodes.
+The 2018 parts hold for 2019 to 2022 too, and the 2020 one for 2021 and 2022.
+What the approximate borders affect, measured on the build from the sources:
+
+* figures: nothing. Population, counts and every table come through the
+  LSOA lookups, never through geometry.
+* postcodes (see :mod:`stpmap.postcodes.index`): a postcode is placed by
+  geometry only in a district split between CCGs. In 2022 High Peak,
+  Tameside, Birmingham, Sandwell and North Northamptonshire each lie in one
+  sub-ICB location, so no postcode depends on the three 2022 borders. The
+  2018 borders lie inside one footprint: they decide the CCG, not the
+  footprint, of 181 Preston postcodes within 500 m of them. The 2020 border
+  is a footprint border (Surrey Heartlands, Sussex): 43 Chichester
+  postcodes lie within 500 m of it (12 within 200 m).
+* area, against the official July 2022 ICBs among the sources (simplified
+  far beyond 500 m): the ICBs that gained or lost a 2022 part share 76 % to
+  90 % of their area with them, the others a median 90 % (London's small
+  ICBs 69 % to 78 %); Glossop is drawn as 126 km² where that file has
+  104 km² of Tameside and Glossop in Derbyshire's ICB. Against the official
+  April 2021 footprints (500 m), Surrey Heartlands and Sussex share 98 %,
+  as the median footprint does.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
         ``None`` guesses the one header containing "postcode" or "pcd".
     output : a folder that does not exist yet (or is empty); written under a
         temporary name and renamed at the end.
-    vintage : 2017 (default) or 2021.
+    vintage : 2017 (default) to 2022.
     prefix : before the added column names, to avoid clashes (a clash is an error).
     scheduler : passed to ``dask.compute``; ``None`` uses dask's default, or
         the active ``distributed.Client``.
