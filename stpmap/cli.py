@@ -287,6 +287,125 @@ def names_cmd(query, vintage, fmt):
     click.echo(_aliases.rows_text(rows, fmt), nl=False)
 
 
+# --------------------------------------------------------------- lineage
+
+
+@main.command("history")
+@click.argument("footprint")
+@click.option("--vintage", "-v", "vintages", multiple=True, metavar="YEAR",
+              callback=lambda ctx, param, values: [_vintage_cb(ctx, param, v) for v in values],
+              help="Only these vintages (repeatable); changes are then read between them. Default: every vintage.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def history_cmd(footprint, vintages, fmt):
+    """A footprint through every vintage: code, name, population and what
+    changed (merged, split, gained, lost, renamed, renumbered).
+
+    FOOTPRINT is a code or a name of any vintage; it is followed from the
+    vintage it names, forwards and backwards, by where most of its people went.
+
+    \b
+    Examples:
+      stpmap history E54000047                  # West, North and East Cumbria (2017) onwards
+      stpmap history "Surrey Heartlands"
+      stpmap history E54000050 --format csv > cne.csv
+      stpmap history BLMK -v 2017 -v 2021       # from 2017 straight to 2021
+    """
+    from stpmap.data.history import history
+    from stpmap.files import export as _export
+
+    with _name_warnings():
+        df = history(footprint, vintages or None)
+    a = df.attrs
+    click.echo(f"{footprint!r}: {a['resolved_code']} of {a['resolved_vintage']}, followed through each vintage "
+               "to the footprint holding most of its people.", err=True)
+    if fmt != "table":
+        _export.write(df, fmt, None, a["attribution"], query=a["query"], resolved_code=a["resolved_code"],
+                      resolved_vintage=a["resolved_vintage"], population_source=a["population_source"])
+        return
+    click.echo(_history_text(df), nl=False)
+
+
+def _history_text(df) -> str:
+    """A history as an aligned table, each change's details wrapped under its row."""
+    import textwrap
+
+    head = ["vintage", "code", "name", "population", "change"]
+    rows = [head] + [[str(r.vintage), r.code, r.name, f"{r.population:,}", r.change] for r in df.itertuples()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [c.rjust(w) if k == 3 else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        details = df["details"].iloc[i - 1] if i else ""
+        lines += textwrap.wrap(details, 110, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines) + f"\n\n{df.attrs['population_source']}\n{df.attrs['attribution']}\n"
+
+
+@main.command("crosswalk")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "from_vintage", required=True, callback=_vintage_cb, metavar="YEAR",
+              help="The vintage of the codes in FILE.")
+@click.option("--to", "to_vintage", required=True, callback=_vintage_cb, metavar="YEAR",
+              help="The vintage of the footprints to carry the figures to.")
+@click.option("--code", default=None, metavar="COLUMN",
+              help="The column of footprint (E54) or CCG (E38) codes. Default: the one column holding them.")
+@click.option("--value", "values", multiple=True, metavar="COLUMN", help="A column of figures to carry over; repeatable.")
+@click.option("--how", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="sum: counts shared out by population; mean: population-weighted mean (rates, percentages).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE",
+              help="Your own LSOA weights (columns lsoa_code, weight) instead of the population.")
+@click.option("--encoding", default=None, metavar="E", help="Encoding of a CSV FILE (default UTF-8), e.g. cp1252.")
+@click.option("--sheet", default=None, metavar="S", help="Sheet of an XLSX FILE (default: the first).")
+@click.option("--output", "-o", default=None, metavar="FILE.csv", help="CSV file to write (default: standard output).")
+def crosswalk_cmd(file, from_vintage, to_vintage, code, values, how, weights, encoding, sheet, output):
+    """Carry a table by footprint (or CCG) of one vintage to the footprints of
+    another, through the people of each LSOA.
+
+    FILE (CSV, XLSX or Parquet) has one row per footprint or CCG of --from.
+    The result has one row per footprint of --to, sorted by code: code, name,
+    the values, and coverage (the share of its people the input covers).
+
+    \b
+    Examples:
+      stpmap crosswalk beds.csv --from 2017 --to 2021 --value beds -o beds-2021.csv
+      stpmap crosswalk rates.xlsx --from 2017 --to 2021 --code ccg17cd --value rate --how mean
+    """
+    import warnings
+    from pathlib import Path
+
+    from stpmap.data.crosswalk import CrosswalkWarning, crosswalk
+    from stpmap.errors import InputError
+    from stpmap.files import export as _export
+
+    to_file = output is not None and str(output) != "-"
+    if to_file and not str(output).lower().endswith(".csv"):
+        raise InputError(f"stpmap crosswalk writes CSV: give an output name ending in .csv, not {output!r}.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CrosswalkWarning)
+        df = crosswalk(file, from_vintage, to_vintage, code=code, value=list(values), how=how, weights=weights,
+                       encoding=encoding, sheet=sheet)
+    a = df.attrs
+    if code is None:
+        click.echo(f"Codes from column {a['code_column']!r} ({'CCG' if a['layer'] == 'ccg' else 'footprint'} "
+                   f"codes of {from_vintage}).", err=True)
+    for w in caught:
+        if issubclass(w.category, CrosswalkWarning):
+            click.echo(f"Note: {w.message}", err=True)
+        else:  # anyone else's warnings as they would have been
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    text = _export.to_csv_text(df)
+    if to_file:
+        from stpmap.files.write import replaced_at_end
+
+        with replaced_at_end(Path(output)) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output} ({len(df)} footprints of {to_vintage}; {how} of "
+                   f"{', '.join(a['value_columns'])})", err=True)
+    else:
+        click.echo(text, nl=False)
+    click.echo(f"{a['population_source']}\n{a['attribution']}", err=True)
+
+
 # ----------------------------------------------------------------- serve
 
 
