@@ -40,6 +40,7 @@ _LAZY = {
     "lookup_folder": "stpmap.files.lookup_folder",
     "plot": "stpmap.maps.static",
     "explore": "stpmap.maps.html",
+    "report": "stpmap.reports",
     "serve": "stpmap.serve.app",
     "create_app": "stpmap.serve.app",
 }

@@ -283,6 +283,9 @@ def render(md, offline: bool = False, tiles=None, height=None):
 
     m.add_child(_Layers())
     m.stpmap_offline = offline
+    from stpmap.maps.alttext import alt_text
+
+    m.stpmap_alt_text = alt_text(md)
     return m
 
 

@@ -144,6 +144,12 @@ def plot(
 def map_figure(options: MapOptions, *, size=None, dpi: float = 100.0, inset: bool | None = None):
     """The static map of ``options`` as a matplotlib Figure (what
     :func:`plot` returns; see it for ``size``, ``dpi`` and ``inset``)."""
+    return figure_and_data(options, size=size, dpi=dpi, inset=inset)[0]
+
+
+def figure_and_data(options: MapOptions, *, size=None, dpi: float = 100.0, inset: bool | None = None):
+    """(the Figure of :func:`map_figure`, the :class:`~stpmap.maps.prepare.MapData`
+    it draws), for callers that also show the map's figures (reports)."""
     from stpmap.maps.prepare import prepare
 
     if isinstance(size, str) and size.strip().lower().endswith("px"):
@@ -156,7 +162,7 @@ def map_figure(options: MapOptions, *, size=None, dpi: float = 100.0, inset: boo
     md = prepare(options, selection=selection, tolerance=_tolerance(selection, w_in))
     fig = render(md, size=size, dpi=dpi, inset=inset)
     _inline(fig)
-    return fig
+    return fig, md
 
 
 def _tolerance(selection: Selection, width_in: float) -> float:
