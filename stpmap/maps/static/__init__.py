@@ -213,7 +213,7 @@ def _render(md, size, dpi, inset, key_fontsize):
     numbered = _labels.label_areas(page, md, london, scale_box) if md.labels != "none" else []
     _figure.draw_titles(page, md)
     if page.side:
-        key_ax, y = _furniture.legend_panel(page, md)
+        key_ax, y = _furniture.legend_panel(page, md, figures=not numbered)
         if numbered:
             _labels.draw_key(key_ax, numbered, y, page.renderer, page.font, key_fontsize)
     return page.fig

@@ -124,9 +124,20 @@ def new_page(md, size, dpi: float, font: str) -> Page:
     pad = 0.03 * max(x1 - x0, y1 - y0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
+    _widen(ax, map_w * w_in, (top - bottom) * h_in)
     ax.apply_aspect()
     return Page(fig=fig, renderer=renderer, ax=ax, font=font, w_in=w_in, h_in=h_in, top=top, bottom=bottom,
                 map_w=map_w, side=side, foot_lines=foot_lines, bounds=(x0, y0, x1, y1), pad=pad)
+
+
+def _widen(ax, box_w_in: float, box_h_in: float) -> None:
+    """On a page much wider than the map (a slide), show more of the
+    surroundings left and right rather than leave a band beside the map."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    wanted = (y1 - y0) * box_w_in / max(box_h_in, 1e-6)
+    if wanted > 1.15 * (x1 - x0):
+        mid = (x0 + x1) / 2
+        ax.set_xlim(mid - wanted / 2, mid + wanted / 2)
 
 
 def _fitted_height(md, map_width_in: float, side: bool, foot_in: float) -> float:
@@ -177,7 +188,9 @@ def draw_areas(page: Page, md) -> None:
     fills = md.gdf["fill"].tolist()
     if md.context is not None and len(md.context):
         ctx = md.context
-        near = ctx[ctx.intersects(shapely.box(x0 - 4 * pad, y0 - 4 * pad, x1 + 4 * pad, y1 + 4 * pad))]
+        (vx0, vx1), (vy0, vy1) = ax.get_xlim(), ax.get_ylim()  # what the axes show, wider than the areas on wide pages
+        near = ctx[ctx.intersects(shapely.box(min(x0 - 4 * pad, vx0), min(y0 - 4 * pad, vy0), max(x1 + 4 * pad, vx1),
+                                              max(y1 + 4 * pad, vy1)))]
         draw_polygons(ax, near.geometry.values, _colours.CONTEXT_FILL, edgecolor="white", linewidth=0.5, zorder=0)
     missing = np.array([f == _colours.MISSING for f in fills])
     draw_polygons(ax, geoms[~missing], [f for f, m in zip(fills, missing) if not m], edgecolor="none", linewidth=0, zorder=1)
