@@ -21,7 +21,7 @@ import pandas as pd
 from stpmap import _cache
 from stpmap.data import atlas as _atlas
 from stpmap.data.registry import registry
-from stpmap.errors import ChoiceError, InputError
+from stpmap.errors import CacheError, ChoiceError, InputError
 from stpmap.maps import colours as _colours
 from stpmap.maps.options import DEFAULT_SCHEME, MapOptions, Selection, select
 
@@ -72,7 +72,7 @@ def _current_folder(vintage: int):
         try:
             with _cache.writing(folder, expected):
                 pass  # an empty folder with the manifest replaces the stale one
-        except OSError:  # a read-only cache: nothing is kept, maps are simplified afresh
+        except (OSError, CacheError):  # a read-only cache: nothing is kept, maps are simplified afresh
             return None
     return folder
 

@@ -105,6 +105,8 @@ def new_page(md, size, dpi: float, font: str) -> Page:
     side = md.legend.kind != "identity" or md.labels != "none"
     map_w = 0.66 if side else 0.96
     w_in, h_in = parse_size(size, dpi)
+    if side and not md.national:  # on a wide page the panel keeps to ~3 in and the map takes the rest
+        map_w = max(map_w, 1 - 0.06 - 3.0 / w_in)
     foot_lines = _footnote(md, w_in)
     foot_in = 0.16 + 0.115 * len(foot_lines)
     if fitted_height(size):
@@ -124,7 +126,8 @@ def new_page(md, size, dpi: float, font: str) -> Page:
     pad = 0.03 * max(x1 - x0, y1 - y0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
-    _widen(ax, map_w * w_in, (top - bottom) * h_in)
+    if md.context is not None and len(md.context):  # only surroundings can fill the band; white would not
+        _widen(ax, map_w * w_in, (top - bottom) * h_in)
     ax.apply_aspect()
     return Page(fig=fig, renderer=renderer, ax=ax, font=font, w_in=w_in, h_in=h_in, top=top, bottom=bottom,
                 map_w=map_w, side=side, foot_lines=foot_lines, bounds=(x0, y0, x1, y1), pad=pad)
@@ -135,7 +138,7 @@ def _widen(ax, box_w_in: float, box_h_in: float) -> None:
     surroundings left and right rather than leave a band beside the map."""
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     wanted = (y1 - y0) * box_w_in / max(box_h_in, 1e-6)
-    if wanted > 1.15 * (x1 - x0):
+    if wanted > 1.05 * (x1 - x0):
         mid = (x0 + x1) / 2
         ax.set_xlim(mid - wanted / 2, mid + wanted / 2)
 
