@@ -325,7 +325,7 @@ def _data_frame(data, sheet, encoding) -> tuple[pd.DataFrame, str]:
         return df, "the data"
     # only what was given is passed on, so the reader's own defaults apply otherwise
     given = {name: v for name, v in (("sheet", sheet), ("encoding", encoding)) if v is not None}
-    return read_table(data, **given), Path(data).name
+    return read_table(data, **given, encoding_option="--data-encoding"), Path(data).name  # a map's option
 
 
 def _what_the_column_holds(col: pd.Series, jcol: str, keys: dict, vintage) -> tuple[str, str]:
