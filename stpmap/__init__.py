@@ -44,6 +44,7 @@ _LAZY = {
     "plot": "stpmap.maps.static",
     "explore": "stpmap.maps.html",
     "hexes": "stpmap.maps.hexes",
+    "report": "stpmap.reports",
     "serve": "stpmap.serve.app",
     "create_app": "stpmap.serve.app",
 }

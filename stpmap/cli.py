@@ -598,38 +598,78 @@ def _print_summary(s: dict) -> None:
 # ------------------------------------------------------------------- map
 
 
+_MAP_OPTIONS = [
+    vintage_option,
+    click.option("--group", "-g", default=None, help='Only the footprints of a named group, e.g. "East of England" (`stpmap groups` lists them).'),
+    click.option("--footprint", "-f", "footprints", multiple=True, metavar="CODE", help="Only this footprint (code or name); repeatable."),
+    click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups."),
+    click.option("--layer", type=click.Choice(["stp", "ccg", "lad"]), default="stp", show_default=True, help="Areas to fill: footprints, CCGs or local authorities."),
+    click.option("--overlay", type=click.Choice(["ccg", "lad"]), default=None, help="Areas to outline on top (a layer you can switch off in HTML)."),
+    click.option("--colour-by", "--color-by", "colour_by", default=None, metavar="WHAT",
+                 help="region (national default), nhs_region, nhs_local_office, footprint (default for selections and CCG/LA layers), population, or any column of the layer or of --data."),
+    click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None, help="Your CSV or XLSX to map, one row per footprint, CCG or local authority."),
+    click.option("--join-on", default=None, metavar="COLUMN", help="Column of --data naming the areas: codes (E54/E38/ODS/E06...) or names. Default: guessed from the headers."),
+    click.option("--value", default=None, metavar="COLUMN", help="Column of --data to map (default: its only numeric column)."),
+    click.option("--aggregate", type=click.Choice(["sum", "mean"]), default=None,
+                 help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates)."),
+    click.option("--data-encoding", default=None, metavar="E",
+                 help="Encoding of a CSV --data file (default UTF-8), e.g. cp1252 for CSV saved by Excel."),
+    click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined..."),
+    click.option("--k", type=int, default=5, show_default=True, help="Number of classes."),
+    click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined."),
+    click.option("--ramp", default=None, metavar="NAME", help="Colour ramp for numbers: nhs_blues (default), cividis, viridis or any matplotlib colormap."),
+    click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
+                 help="Static maps: names where they fit, numbered with a key where they do not."),
+    click.option("--title", default=None, help="Map title (default: says what, where and when)."),
+]
+
+
+def map_options(f):
+    """The options that say what a map shows (shared by `map` and `report`);
+    the command gets them as keywords, read by :func:`_map_options_from`."""
+    for decorate in reversed(_MAP_OPTIONS):
+        f = decorate(f)
+    return f
+
+
+_MAP_OPTION_KEYS = ("vintage", "group", "footprints", "groups_file", "layer", "overlay", "colour_by", "data", "join_on",
+                    "value", "aggregate", "data_encoding", "scheme", "k", "bins", "ramp", "labels", "title")
+
+
+def _map_options_from(kwargs: dict):
+    """A MapOptions from the keywords of :func:`map_options` (taken out of ``kwargs``)."""
+    from stpmap.maps.options import MapOptions
+
+    o = {k: kwargs.pop(k) for k in _MAP_OPTION_KEYS}
+    return MapOptions(vintage=o["vintage"], group=o["group"], footprint=list(o["footprints"]) or None,
+                      groups_file=o["groups_file"], layer=o["layer"], overlay=o["overlay"], colour_by=o["colour_by"],
+                      data=o["data"], join_on=o["join_on"], value=o["value"], aggregate=o["aggregate"],
+                      data_encoding=o["data_encoding"], scheme=o["scheme"], k=o["k"], bins=o["bins"] or None,
+                      ramp=o["ramp"] or None, labels=o["labels"], title=o["title"])
+
+
+def _report_file(path, messages):
+    from pathlib import Path
+
+    for m in messages:
+        click.echo(f"Warning: {m}", err=True)
+    size_kb = Path(path).stat().st_size / 1024
+    click.echo(f"Wrote {path} ({size_kb:,.0f} KB)")
+
+
 @main.command("map")
-@vintage_option
-@click.option("--group", "-g", default=None, help='Only the footprints of a named group, e.g. "East of England" (`stpmap groups` lists them).')
-@click.option("--footprint", "-f", "footprints", multiple=True, metavar="CODE", help="Only this footprint (code or name); repeatable.")
-@click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
-@click.option("--layer", type=click.Choice(["stp", "ccg", "lad"]), default="stp", show_default=True, help="Areas to fill: footprints, CCGs or local authorities.")
-@click.option("--overlay", type=click.Choice(["ccg", "lad"]), default=None, help="Areas to outline on top (a layer you can switch off in HTML).")
-@click.option("--colour-by", "--color-by", "colour_by", default=None, metavar="WHAT",
-              help="region (national default), nhs_region, nhs_local_office, footprint (default for selections and CCG/LA layers), population, or any column of the layer or of --data.")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None, help="Your CSV or XLSX to map, one row per footprint, CCG or local authority.")
-@click.option("--join-on", default=None, metavar="COLUMN", help="Column of --data naming the areas: codes (E54/E38/ODS/E06...) or names. Default: guessed from the headers.")
-@click.option("--value", default=None, metavar="COLUMN", help="Column of --data to map (default: its only numeric column).")
-@click.option("--aggregate", type=click.Choice(["sum", "mean"]), default=None,
-              help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates).")
-@click.option("--data-encoding", default=None, metavar="E",
-              help="Encoding of a CSV --data file (default UTF-8), e.g. cp1252 for CSV saved by Excel.")
-@click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined...")
-@click.option("--k", type=int, default=5, show_default=True, help="Number of classes.")
-@click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined.")
-@click.option("--ramp", default=None, metavar="NAME", help="Colour ramp for numbers: nhs_blues (default), cividis, viridis or any matplotlib colormap.")
-@click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
-              help="Static maps: names where they fit, numbered with a key where they do not.")
-@click.option("--title", default=None, help="Map title (default: says what, where and when).")
+@map_options
 @click.option("--format", "fmt", type=click.Choice(["png", "html", "svg", "pdf"]), default=None,
               help="png (the default; or taken from -o), html (interactive), svg or pdf.")
 @click.option("--offline", is_flag=True, default=False, help="HTML: one self-contained file (Leaflet inlined, no basemap) that opens with no network.")
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
-@click.option("--size", default=None, metavar="WxH", help="Static size: inches (10x9, the default), or 20x15cm, 297x210mm, 1600x1200px.")
+@click.option("--size", default=None, metavar="WxH",
+              help="Static size: inches (10x9, the default), 20x15cm, 297x210mm, 1600x1200px, or a name: a4-text (16 cm wide), slide (13.33x7.5 in), a4, a4-landscape.")
 @click.option("--output", "-o", type=click.Path(), default=None, help="File to write (default: maps/<what>.<format>). With --recipe: the folder.")
 @click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s): a name, 'all' (the standard set, and ./maps/*.toml), or a .toml file.")
-def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, data, join_on, value, aggregate,
-            data_encoding, scheme, k, bins, ramp, labels, title, fmt, offline, dpi, size, output, recipe):
+@click.option("--alt-text", "alt_text", is_flag=True, default=False,
+              help="Also print the map's alternative text (it is written into the file too: PNG/SVG/PDF metadata, HTML description).")
+def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, **kwargs):
     """Draw a map of the footprints. With no options: the national map of the
     44 footprints (April 2017) as maps/footprints-2017.png.
 
@@ -640,37 +680,59 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
       stpmap map --group London --layer ccg --format pdf
       stpmap map --colour-by population --scheme natural_breaks --k 4
       stpmap map --data beds.csv --join-on ccg_code --value beds --aggregate sum
+      stpmap map --group "East of England" --size a4-text --alt-text
       stpmap map --recipe all                        # every standard map, into ./maps
     """
     import warnings
     from pathlib import Path
 
     from stpmap.maps import recipes as _recipes
-    from stpmap.maps.options import MapOptions
-
-    def report(path, messages):
-        for m in messages:
-            click.echo(f"Warning: {m}", err=True)
-        size_kb = Path(path).stat().st_size / 1024
-        click.echo(f"Wrote {path} ({size_kb:,.0f} KB)")
 
     if recipe:
         for r in _recipes.resolve(recipe):
             click.echo(f"Recipe {r.name}: {r.description}" if r.description else f"Recipe {r.name}", err=True)
-            _recipes.render(r, output, on_file=report)
+            _recipes.render(r, output, on_file=_report_file)
         return
-    options = MapOptions(vintage=vintage, group=group, footprint=list(footprints) or None, groups_file=groups_file,
-                         layer=layer, overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
-                         aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins or None,
-                         ramp=ramp or None, labels=labels, title=title)
+    options = _map_options_from(kwargs)
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
         fmt = suffix if suffix in _recipes.FORMATS else _recipes.DEFAULT_FORMAT
     path = Path(output) if output else Path("maps") / f"{_recipes.default_name(options)}.{fmt}"
+    described = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = _recipes.write_map(path, fmt, options, offline=offline, dpi=dpi, size=size)
-    report(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+        path = _recipes.write_map(path, fmt, options, offline=offline, dpi=dpi, size=size, describe=described.append)
+    _report_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+    if alt_text:
+        click.echo(f"Alt text: {described[0]}")
+
+
+@main.command("report")
+@map_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
+              help="The report to write: .docx (Word, A4) or .pptx (PowerPoint, 16:9), by its suffix.")
+@click.option("--per-footprint", is_flag=True, default=False,
+              help="Add a page (slide) for each footprint: its CCGs and local authorities, mapped and tabled.")
+@click.option("--dpi", type=click.IntRange(50, 600), default=200, show_default=True, help="Resolution of the map pictures.")
+def report_cmd(output, per_footprint, dpi, **kwargs):
+    """Write a Word or PowerPoint report: title, map (with alt text), a table
+    of the figures shown, source and attribution.
+
+    \b
+    Examples:
+      stpmap report --group "East of England" --colour-by population -o east.docx
+      stpmap report --group London --per-footprint -o london.pptx
+    """
+    import warnings
+
+    from stpmap.reports import check_format, write_report
+
+    check_format(output)  # before any drawing: a wrong suffix is told at once
+    options = _map_options_from(kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = write_report(output, options, per_footprint=per_footprint, dpi=dpi)
+    _report_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -277,11 +277,15 @@ def render(md, offline: bool = False, tiles=None, height=None):
         """Adds the call that draws the layers to the page's script, raw."""
 
         def render(self, **kwargs):
-            script = f"stpmapBuild({self._parent.get_name()}, {data_js}, [{tiles_js}]);"
+            script = (f"stpmapBuild({self._parent.get_name()}, {data_js}, [{tiles_js}]);"
+                      + _describe_script(self._parent.get_name(), md.title))
             self.get_root().script.add_child(_element(script), name=self.get_name())
 
     m.add_child(_Layers())
     m.stpmap_offline = offline
+    from stpmap.maps.alttext import alt_text
+
+    m.stpmap_alt_text = alt_text(md)
     return m
 
 
@@ -310,7 +314,32 @@ def _page_assets(m, md, offline: bool, tiles) -> list:
     root.header.add_child(_element(f"<style>{_script_safe(_asset('stpmap-map.css'))}</style>"), name="stpmap_css")
     root.header.add_child(_element(f"<script>{_script_safe(_asset('stpmap-map.js'))}</script>"), name="stpmap_js")
     root.html.add_child(_element(title_html), name="stpmap_title")
+    root.html.add_child(_element(description_html(md)), name="stpmap_description")
     return tile_layers
+
+
+#: The id of the HTML map's text description (its alternative text).
+DESCRIPTION_ID = "stpmap-description"
+
+
+def description_html(md) -> str:
+    """The map's alternative text (:func:`stpmap.maps.alttext.alt_text`) as
+    an element hidden on screen but read by screen readers; the map's
+    container points at it with aria-describedby."""
+    from stpmap.maps.alttext import alt_text
+
+    hidden = ("position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;"
+              "clip:rect(0,0,0,0);white-space:nowrap;border:0")
+    return f'<p id="{DESCRIPTION_ID}" class="stpmap-visually-hidden" style="{hidden}">{html.escape(alt_text(md))}</p>'
+
+
+def _describe_script(map_name: str, title: str) -> str:
+    """Script that labels the map's container (a div folium writes without
+    attributes) with the map's title and description."""
+    return (f'(function(){{var el=document.getElementById("{map_name}");if(!el)return;'
+            f'el.setAttribute("role","region");el.setAttribute("aria-roledescription","map");'
+            f'el.setAttribute("aria-label",{_json_for_script(title or "Map")});'
+            f'el.setAttribute("aria-describedby","{DESCRIPTION_ID}");}})();')
 
 
 def _layer_specs(md, offline: bool) -> list[dict]:

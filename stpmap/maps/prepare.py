@@ -44,7 +44,7 @@ def simplified(name: str, vintage: int, tolerance: float):
     emptied when the atlas is rebuilt.
     """
     vintage = int(vintage)
-    atlas_built = _cache.stamp(_cache.atlas_folder(vintage))
+    atlas_built = str((_cache.read_manifest(_cache.atlas_folder(vintage)) or {}).get("built", ""))
     return _simplified(name, vintage, round(float(tolerance), 3), str(_cache.root()), atlas_built).copy()
 
 

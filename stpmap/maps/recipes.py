@@ -19,6 +19,15 @@ parameters of :func:`stpmap.plot` / :func:`stpmap.explore`: ``vintage``,
 ``data_encoding``, ``scheme``, ``k``, ``bins``, ``ramp``, ``labels``,
 ``title``), plus ``formats``, ``offline``, ``dpi``, ``size``, ``output`` (file
 stem; default the recipe's name) and ``description``.
+
+A recipe describes a report too: put ``"docx"`` (Word) and/or ``"pptx"``
+(PowerPoint) in its ``formats`` (see :mod:`stpmap.reports`), and
+``per_footprint = true`` for a page or slide per footprint::
+
+    formats = ["png", "docx", "pptx"]
+    group = "East of England"
+    colour_by = "population"
+    per_footprint = true
 """
 
 from __future__ import annotations
@@ -32,10 +41,11 @@ from stpmap.errors import ChoiceError, InputError
 from stpmap.maps.options import OPTION_NAMES, MapOptions
 
 FORMATS = ("png", "html", "svg", "pdf")
+REPORT_FORMATS = ("docx", "pptx")  # a recipe's formats may name reports too
 DEFAULT_FORMAT = "png"
 DEFAULT_DPI = 200
 MAP_KEYS = OPTION_NAMES
-RECIPE_KEYS = (*MAP_KEYS, "formats", "offline", "dpi", "size", "output", "description")
+RECIPE_KEYS = (*MAP_KEYS, "formats", "offline", "dpi", "size", "output", "description", "per_footprint")
 PACKAGE_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
@@ -74,13 +84,14 @@ def check_format(fmt) -> str:
 
 
 def write_map(path, fmt: str | None = None, options: MapOptions | None = None, *, offline: bool = False,
-              dpi: float | None = None, size=None) -> Path:
+              dpi: float | None = None, size=None, describe=None) -> Path:
     """Write the map of ``options`` (default: the national map). ``fmt`` is
     taken from the file's suffix when not given.
 
     HTML maps are made as :func:`stpmap.explore` makes them, the others as
     :func:`stpmap.plot` does. Warnings (e.g. rows of the user's data that
-    matched nothing) are raised as :class:`UserWarning`.
+    matched nothing) are raised as :class:`UserWarning`. ``describe``, when
+    given, is called with the map's alternative text.
     """
     path = Path(path)
     fmt = check_format(fmt or path.suffix or DEFAULT_FORMAT)
@@ -92,13 +103,18 @@ def write_map(path, fmt: str | None = None, options: MapOptions | None = None, *
     if fmt == "html":
         from stpmap.maps.html import folium_map, save
 
-        save(folium_map(options, offline=offline), tmp)
+        m = folium_map(options, offline=offline)
+        save(m, tmp)
+        if describe is not None:
+            describe(m.stpmap_alt_text)
     else:
         from stpmap.maps.static import map_figure, save
 
         # laid out at the resolution it is written at; a small map lowers its own dpi (see stpmap.plot)
         fig = map_figure(options, size=size, dpi=dpi or DEFAULT_DPI)
         save(fig, tmp, fmt, dpi=fig.dpi)
+        if describe is not None:
+            describe(fig.alt_text)
     tmp.replace(path)
     return path
 
@@ -117,6 +133,7 @@ class Recipe:
     size: object = None
     output: str | None = None
     description: str = ""
+    per_footprint: bool = False  # reports: a page (slide) per footprint
     files: list = field(default_factory=list)
 
 
@@ -155,14 +172,14 @@ def load(path) -> Recipe:
     formats = raw.get("formats", [DEFAULT_FORMAT])
     if isinstance(formats, str):
         formats = [formats]
-    formats = tuple(check_format(f) for f in formats)
+    formats = tuple(f if str(f).lower() in REPORT_FORMATS else check_format(f) for f in (str(x).lower() for x in formats))
     options = {k: raw[k] for k in MAP_KEYS if k in raw}
     for key in ("data", "groups_file"):
         if key in options and not Path(options[key]).is_absolute():
             options[key] = str((path.parent / options[key]).resolve())
     return Recipe(name=path.stem, path=path, options=options, formats=formats, offline=bool(raw.get("offline", False)),
                   dpi=raw.get("dpi"), size=raw.get("size"), output=raw.get("output"),
-                  description=str(raw.get("description", "")))
+                  description=str(raw.get("description", "")), per_footprint=bool(raw.get("per_footprint", False)))
 
 
 def resolve(name: str) -> list[Recipe]:
@@ -190,8 +207,14 @@ def render(recipe: Recipe, folder=None, on_file=None) -> list[Path]:
     for fmt in recipe.formats:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            path = write_map(folder / f"{stem}.{fmt}", fmt, MapOptions(**recipe.options), offline=recipe.offline,
-                             dpi=recipe.dpi, size=recipe.size)
+            if fmt in REPORT_FORMATS:
+                from stpmap.reports import write_report
+
+                path = write_report(folder / f"{stem}.{fmt}", MapOptions(**recipe.options),
+                                    per_footprint=recipe.per_footprint)
+            else:
+                path = write_map(folder / f"{stem}.{fmt}", fmt, MapOptions(**recipe.options), offline=recipe.offline,
+                                 dpi=recipe.dpi, size=recipe.size)
         out.append(path)
         if on_file is not None:
             on_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])

@@ -121,7 +121,10 @@ def plot(
     Returns
     -------
     matplotlib.figure.Figure
-        Shown inline in Jupyter; save with ``fig.savefig("map.png", dpi=300)``.
+        Shown inline in Jupyter; save with ``fig.savefig("map.png", dpi=300)``
+        (or :func:`stpmap.maps.static.save`, which writes the alternative
+        text into the file). ``fig.alt_text`` is the map's alternative text
+        (:func:`stpmap.maps.alttext.alt_text`), for a report's picture.
 
     Examples
     --------
@@ -141,6 +144,12 @@ def plot(
 def map_figure(options: MapOptions, *, size=None, dpi: float = 100.0, inset: bool | None = None):
     """The static map of ``options`` as a matplotlib Figure (what
     :func:`plot` returns; see it for ``size``, ``dpi`` and ``inset``)."""
+    return figure_and_data(options, size=size, dpi=dpi, inset=inset)[0]
+
+
+def figure_and_data(options: MapOptions, *, size=None, dpi: float = 100.0, inset: bool | None = None):
+    """(the Figure of :func:`map_figure`, the :class:`~stpmap.maps.prepare.MapData`
+    it draws), for callers that also show the map's figures (reports)."""
     from stpmap.maps.prepare import prepare
 
     if isinstance(size, str) and size.strip().lower().endswith("px"):
@@ -153,7 +162,7 @@ def map_figure(options: MapOptions, *, size=None, dpi: float = 100.0, inset: boo
     md = prepare(options, selection=selection, tolerance=_tolerance(selection, w_in))
     fig = render(md, size=size, dpi=dpi, inset=inset)
     _inline(fig)
-    return fig
+    return fig, md
 
 
 def _tolerance(selection: Selection, width_in: float) -> float:
@@ -184,8 +193,13 @@ def render(md, size=None, dpi: float = 100.0, inset: bool | None = None, key_fon
     """Draw a :class:`stpmap.maps.prepare.MapData` as a matplotlib Figure."""
     import matplotlib
 
+    from stpmap.maps.alttext import alt_text
+
     with matplotlib.rc_context({"text.parse_math": False}):  # names and titles are text, never mathtext ("$" is a dollar)
-        return _render(md, size, dpi, inset, key_fontsize)
+        fig = _render(md, size, dpi, inset, key_fontsize)
+    fig.alt_text = alt_text(md)  # written into PNG, SVG and PDF files by save(), and into reports
+    fig.map_title = md.title
+    return fig
 
 
 def _render(md, size, dpi, inset, key_fontsize):
@@ -199,7 +213,7 @@ def _render(md, size, dpi, inset, key_fontsize):
     numbered = _labels.label_areas(page, md, london, scale_box) if md.labels != "none" else []
     _figure.draw_titles(page, md)
     if page.side:
-        key_ax, y = _furniture.legend_panel(page, md)
+        key_ax, y = _furniture.legend_panel(page, md, figures=not numbered)
         if numbered:
             _labels.draw_key(key_ax, numbered, y, page.renderer, page.font, key_fontsize)
     return page.fig
@@ -209,7 +223,12 @@ def _render(md, size, dpi, inset, key_fontsize):
 
 
 def save(fig, path, fmt: str | None = None, dpi: float = 200.0) -> Path:
-    """Write ``fig`` as PNG, SVG or PDF (text stays text in SVG and PDF)."""
+    """Write ``fig`` as PNG, SVG or PDF (text stays text in SVG and PDF).
+
+    A figure with ``alt_text`` (every map :func:`render` draws) carries it:
+    in PNG as a "Description" text chunk, in SVG as ``<title>`` and
+    ``<desc>`` (the SVG has role="img"), in PDF as the document's subject.
+    """
     import matplotlib
 
     path = Path(path)
@@ -224,8 +243,31 @@ def save(fig, path, fmt: str | None = None, dpi: float = 200.0) -> Path:
         if fmt == "png" and _save_png_rgb(fig, path, dpi):
             return path
         meta = {"png": {"Software": "stpmap"}, "svg": {"Creator": "stpmap"}, "pdf": {"Creator": "stpmap"}}[fmt]
+        alt = getattr(fig, "alt_text", None)
+        if alt and fmt == "png":
+            meta["Description"] = alt
+        elif alt and fmt == "pdf":
+            meta.update({"Title": getattr(fig, "map_title", None) or "Map", "Subject": alt})
         fig.savefig(path, format=fmt, dpi=dpi, facecolor="white", metadata=meta)
+    if alt and fmt == "svg":
+        _svg_describe(path, getattr(fig, "map_title", None) or "Map", alt)
     return path
+
+
+def _svg_describe(path: Path, title: str, description: str) -> None:
+    """Give the SVG a ``<title>`` and ``<desc>`` as its first children and
+    label it with them, as screen readers expect of an image."""
+    import re
+    from xml.sax.saxutils import escape
+
+    text = path.read_text(encoding="utf-8")
+    m = re.search(r"<svg\b[^>]*>", text)
+    if m is None:
+        return
+    tag = m.group(0)
+    opened = tag[:-1].rstrip("/") + ' role="img" aria-labelledby="stpmap-title stpmap-desc">'
+    inner = f'<title id="stpmap-title">{escape(title)}</title><desc id="stpmap-desc">{escape(description)}</desc>'
+    path.write_text(text[:m.start()] + opened + inner + text[m.end():], encoding="utf-8")
 
 
 def _save_png_rgb(fig, path: Path, dpi: float) -> bool:
@@ -246,6 +288,8 @@ def _save_png_rgb(fig, path: Path, dpi: float) -> bool:
         return False
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", "stpmap")
+    if getattr(fig, "alt_text", None):
+        info.add_itxt("Description", fig.alt_text)  # iTXt: UTF-8, names may have any character
     image = Image.frombuffer("RGBA", (w, h), raw, "raw", "RGBA", 0, 1).convert("RGB")
     image.save(path, format="png", pnginfo=info, dpi=(dpi, dpi), compress_type=zlib.Z_RLE)
     return True

@@ -18,9 +18,25 @@ MIN_LAYOUT = (8.0, 5.5)  # inches: maps sized in pixels are laid out at least th
 
 # ------------------------------------------------------------------ sizes
 
+#: Sizes by name, inches (width, height); a height of None is fitted to the map.
+NAMED_SIZES = {
+    "a4-text": (16 / 2.54, None),  # A4's text width (21 cm less 2.5 cm margins)
+    "a4": (21 / 2.54, 29.7 / 2.54),
+    "a4-landscape": (29.7 / 2.54, 21 / 2.54),
+    "slide": (13.333, 7.5),  # a 16:9 PowerPoint slide
+}
+
+
+def fitted_height(size) -> bool:
+    """Whether the page's height is fitted to the map: no size given, or a
+    named size with a width only (``a4-text``)."""
+    return size is None or (isinstance(size, str) and NAMED_SIZES.get(size.strip().lower(), (0, 0))[1] is None)
+
 
 def parse_size(size, dpi: float = 100.0, default=DEFAULT_SIZE) -> tuple[float, float]:
-    """Figure size in inches from ``(w, h)`` or ``"WxH[in|cm|mm|px]"``.
+    """Figure size in inches from ``(w, h)``, ``"WxH[in|cm|mm|px]"`` or a
+    name of :data:`NAMED_SIZES` (``a4-text``: 16 cm wide, its height fitted
+    to the map when drawn; ``slide``: 13.33 x 7.5 in; ``a4``, ``a4-landscape``).
 
     >>> parse_size("8x6")
     (8.0, 6.0)
@@ -28,15 +44,22 @@ def parse_size(size, dpi: float = 100.0, default=DEFAULT_SIZE) -> tuple[float, f
     (7.874015748031496, 5.905511811023622)
     >>> parse_size("1200x900px", dpi=150)
     (8.0, 6.0)
+    >>> parse_size("slide")
+    (13.333, 7.5)
     """
     if size is None:
         return default
+    named = NAMED_SIZES.get(size.strip().lower()) if isinstance(size, str) else None
+    if named is not None:
+        w, h = named
+        return w, h if h is not None else round(w * default[1] / default[0], 3)
     if isinstance(size, (tuple, list)) and len(size) == 2:
         w, h = (float(x) for x in size)
     else:
         m = re.fullmatch(r"\s*([\d.]+)\s*[x×,]\s*([\d.]+)\s*(in|cm|mm|px)?\s*", str(size).lower())
         if not m:
-            raise InputError(f"Size {size!r} is not WIDTHxHEIGHT: write e.g. 10x9 (inches), 20x15cm, 297x210mm or 1600x1200px.")
+            raise InputError(f"Size {size!r} is not WIDTHxHEIGHT or a named size: write e.g. 10x9 (inches), 20x15cm, "
+                             f"297x210mm, 1600x1200px, or one of {', '.join(NAMED_SIZES)}.")
         w, h = float(m.group(1)), float(m.group(2))
         unit = m.group(3) or "in"
         scale = {"in": 1.0, "cm": 1 / 2.54, "mm": 1 / 25.4, "px": 1 / float(dpi)}[unit]
@@ -82,9 +105,11 @@ def new_page(md, size, dpi: float, font: str) -> Page:
     side = md.legend.kind != "identity" or md.labels != "none"
     map_w = 0.66 if side else 0.96
     w_in, h_in = parse_size(size, dpi)
+    if side and not md.national:  # on a wide page the panel keeps to ~3 in and the map takes the rest
+        map_w = max(map_w, 1 - 0.06 - 3.0 / w_in)
     foot_lines = _footnote(md, w_in)
     foot_in = 0.16 + 0.115 * len(foot_lines)
-    if size is None:
+    if fitted_height(size):
         h_in = _fitted_height(md, map_w * w_in, side, foot_in)
     fig = Figure(figsize=(w_in, h_in), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -101,9 +126,21 @@ def new_page(md, size, dpi: float, font: str) -> Page:
     pad = 0.03 * max(x1 - x0, y1 - y0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
+    if md.context is not None and len(md.context):  # only surroundings can fill the band; white would not
+        _widen(ax, map_w * w_in, (top - bottom) * h_in)
     ax.apply_aspect()
     return Page(fig=fig, renderer=renderer, ax=ax, font=font, w_in=w_in, h_in=h_in, top=top, bottom=bottom,
                 map_w=map_w, side=side, foot_lines=foot_lines, bounds=(x0, y0, x1, y1), pad=pad)
+
+
+def _widen(ax, box_w_in: float, box_h_in: float) -> None:
+    """On a page much wider than the map (a slide), show more of the
+    surroundings left and right rather than leave a band beside the map."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    wanted = (y1 - y0) * box_w_in / max(box_h_in, 1e-6)
+    if wanted > 1.05 * (x1 - x0):
+        mid = (x0 + x1) / 2
+        ax.set_xlim(mid - wanted / 2, mid + wanted / 2)
 
 
 def _fitted_height(md, map_width_in: float, side: bool, foot_in: float) -> float:
@@ -154,7 +191,9 @@ def draw_areas(page: Page, md) -> None:
     fills = md.gdf["fill"].tolist()
     if md.context is not None and len(md.context):
         ctx = md.context
-        near = ctx[ctx.intersects(shapely.box(x0 - 4 * pad, y0 - 4 * pad, x1 + 4 * pad, y1 + 4 * pad))]
+        (vx0, vx1), (vy0, vy1) = ax.get_xlim(), ax.get_ylim()  # what the axes show, wider than the areas on wide pages
+        near = ctx[ctx.intersects(shapely.box(min(x0 - 4 * pad, vx0), min(y0 - 4 * pad, vy0), max(x1 + 4 * pad, vx1),
+                                              max(y1 + 4 * pad, vy1)))]
         draw_polygons(ax, near.geometry.values, _colours.CONTEXT_FILL, edgecolor="white", linewidth=0.5, zorder=0)
     missing = np.array([f == _colours.MISSING for f in fills])
     draw_polygons(ax, geoms[~missing], [f for f, m in zip(fills, missing) if not m], edgecolor="none", linewidth=0, zorder=1)

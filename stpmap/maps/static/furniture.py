@@ -40,9 +40,61 @@ class _SwatchHandler(HandlerBase):
         return out
 
 
-def legend_panel(page, md):
-    """The side panel: the legend and its note, top left. Returns the panel's
-    axes and the height (axes fraction) below which the key can go."""
+#: Up to this many areas, the side panel lists them: a key of each footprint's colour, or the figures mapped.
+MAX_LISTED = 20
+
+
+def _identity_handles(md, label_chars: int) -> list:
+    """A key of footprints coloured each in their own colour: the fill, the
+    name and the population (a compact table of the areas shown)."""
+    from stpmap.maps.alttext import number
+
+    gdf = md.gdf
+    if md.legend.kind != "identity" or md.layer != "stp" or not 1 < len(gdf) <= MAX_LISTED:
+        return []
+    out = []
+    for _, r in gdf.sort_values("name", kind="stable").iterrows():
+        label = textwrap.fill(str(r["name"]), label_chars)
+        if "population" in gdf and r["population"] == r["population"]:
+            label += f"\npopulation {number(float(r['population']))}"
+        out.append(_Swatch([r["fill"]], label=label))
+    return out
+
+
+def figures_list(page, md, key_ax, y: float) -> float:
+    """The figures mapped, area by area (highest first), under the legend
+    when the map shows numbers for a few areas; returns the height below it."""
+    import pandas as pd
+
+    from stpmap.maps.alttext import number
+
+    gdf = md.gdf
+    if md.legend.kind != "classes" or not 1 < len(gdf) <= MAX_LISTED:
+        return y
+    values = pd.to_numeric(gdf["value"], errors="coerce")
+    rows = gdf.assign(_v=values).sort_values("_v", ascending=False, kind="stable")
+    step = 7.0 * 1.45 / 72 / ((page.top - page.bottom) * page.h_in)
+    if y - step * (len(rows) + 1.5) < 0:  # no room: the legend is enough
+        return y
+    chars = max(14, int((0.98 - (0.02 + page.map_w + 0.015)) * page.w_in * 72 / (7.0 * 0.55)) - 12)
+    key_ax.text(0.0, y, "Figures", fontsize=8.5, fontweight="bold", va="top", family=page.font, color=_colours.TEXT,
+                transform=key_ax.transAxes)
+    y -= step * 1.4
+    for _, r in rows.iterrows():
+        name = str(r["label"] if "label" in r else r["name"])
+        name = name if len(name) <= chars else name[:chars - 1] + "…"
+        val = "no data" if r["_v"] != r["_v"] else number(float(r["_v"]))
+        for x, text, ha in ((0.0, name, "left"), (1.0, val, "right")):
+            key_ax.text(x, y, text, fontsize=7.0, va="top", ha=ha, family=page.font, color=_colours.TEXT,
+                        transform=key_ax.transAxes)
+        y -= step
+    return y - step
+
+
+def legend_panel(page, md, figures: bool = True):
+    """The side panel: the legend and its note, top left, then (with
+    ``figures``) the figures mapped when there are few areas. Returns the
+    panel's axes and the height (axes fraction) below which the key can go."""
     kx = 0.02 + page.map_w + 0.015
     span = page.top - page.bottom
     key_ax = page.fig.add_axes((kx, page.bottom, 0.98 - kx, span))
@@ -54,6 +106,7 @@ def legend_panel(page, md):
     label_chars = max(16, int((0.98 - kx) * page.w_in * 72 / (7.5 * 0.55)) - 5)
     if lg.kind in ("categories", "classes"):
         handles = [_Swatch(lg.swatches.get(l, [c]), label=textwrap.fill(str(l), label_chars)) for l, c in lg.entries]
+    handles = handles or _identity_handles(md, label_chars)
     if lg.missing:
         sw = _Swatch([_colours.MISSING], lg.missing)
         sw.stp_hatch = "////"
@@ -74,6 +127,8 @@ def legend_panel(page, md):
                         va="top", family=page.font, transform=key_ax.transAxes)
         bb = t.get_window_extent(page.renderer).transformed(key_ax.transAxes.inverted())
         y = bb.y0 - 0.2 / span / page.h_in
+    if figures:
+        y = figures_list(page, md, key_ax, y)
     return key_ax, y
 
 
