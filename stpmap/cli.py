@@ -22,6 +22,10 @@ STP_CSV_COLUMNS = [  # ods_code: the footprint's or ICB's ODS code where publish
 ]
 
 
+#: Options people type for a map's format, which is one option: --format.
+_FORMAT_FLAGS = ("--html", "--png", "--svg", "--pdf", "--docx", "--pptx")
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
@@ -29,6 +33,11 @@ class _Group(click.Group):
         except StpmapError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except click.NoSuchOption as exc:
+            if exc.option_name in _FORMAT_FLAGS:  # say what works instead of click's plain "no such option"
+                raise click.UsageError(f"No such option: {exc.option_name}. The format is one option: "
+                                       f"--format {exc.option_name[2:]}.", ctx=exc.ctx) from None
+            raise
 
 
 def _vintage_cb(ctx, param, value):

@@ -227,3 +227,9 @@ def test_recipes_render_and_list_choices(atlas_cache, tmp_path, monkeypatch):
     (tmp_path / "bad.toml").write_text('colour = "red"\n')
     r = CliRunner().invoke(main, ["map", "--recipe", "bad.toml"])
     assert r.exit_code == 2 and "Unknown recipe key 'colour'" in r.output
+
+
+def test_a_format_given_as_a_flag_points_to_format(cli):
+    """`stpmap map --html` is what people type first: the error says what works."""
+    r = cli("map", "--html", code=2)
+    assert "No such option: --html. The format is one option: --format html." in r.stderr
