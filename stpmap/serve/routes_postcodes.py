@@ -59,13 +59,15 @@ async def get_postcode(request: Request,
 
 @router.post(
     "/postcodes", tags=["postcodes"], summary=f"Look up up to {MAX_POSTCODES:,} postcodes",
+    description='The body is `{"postcodes": [...]}`, with the vintage as `?vintage=` or as `"vintage"` in the body '
+                "(both given and different: a 400). Any other key is a 400 that names the allowed ones.",
     responses={200: {"model": PostcodesOut, "description": "One record per postcode, in input order",
                      "headers": {"X-Attribution": {"schema": {"type": "string"}}}},
                **error_responses(400, 413, 422)},
 )
 async def post_postcodes(request: Request, body: PostcodesIn, vintage: Optional[str] = vintage_query()):
     state = service_state(request)
-    v = state.resolve_vintage(vintage)
+    v = _bulk_vintage(state, body.vintage, vintage)
     postcodes = body.postcodes
     if len(postcodes) > MAX_POSTCODES:
         raise TooManyPostcodes(len(postcodes))
@@ -76,6 +78,17 @@ async def post_postcodes(request: Request, body: PostcodesIn, vintage: Optional[
     else:
         data = _bulk_body(state, postcodes, v)
     return Response(data, 200, state.attribution_header, JSON_TYPE)
+
+
+def _bulk_vintage(state: ServiceState, in_body, in_query: str | None) -> int:
+    """The vintage of a POST /postcodes: the body's ``vintage`` or ``?vintage=``, each checked as ``?vintage=`` is."""
+    if in_body is None:
+        return state.resolve_vintage(in_query)
+    v = state.resolve_vintage(str(in_body))
+    if in_query is not None and state.resolve_vintage(in_query) != v:
+        raise InputError(f"The body asks for vintage {in_body} and the query (?vintage=) for {in_query}. "
+                         "Give the vintage once, in either place.")
+    return v
 
 
 def _bulk_body(state: ServiceState, postcodes: list, vintage: int) -> bytes:

@@ -1,0 +1,66 @@
+"""A real `stpmap serve` (uvicorn, in a subprocess on a free loopback port) for
+the tests that need the whole server stack: the browser and the HTTP parser."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+#: The origin the shared server lets call it (--cors-origin).
+CORS_ORIGIN = "https://intranet.example.nhs.uk"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(*args: str, timeout: float = 180):
+    """`stpmap serve ARGS` until the block ends; yields (process, base URL) once /health answers."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stpmap.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"stpmap serve exited with {proc.returncode}:\n{proc.stdout.read()}")
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"stpmap serve did not answer /health within {timeout} s")
+            time.sleep(0.2)
+        yield proc, base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(atlas_cache):
+    """The base URL of one `stpmap serve --cors-origin CORS_ORIGIN`, shared by the tests that need a real server."""
+    from stpmap.postcodes import lookup as _lookup
+
+    for v in (2017, 2021):  # build the postcode index in the test cache before the server needs it
+        _lookup.index(v)
+    with running_server("--cors-origin", CORS_ORIGIN) as (_, base):
+        yield base
