@@ -159,7 +159,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, vintage=None, cors_origins=
     import uvicorn
 
     options = dict(host=host, port=int(port), log_level=log_level, access_log=access_log,
-                   loop="auto", http=_http_protocol(), timeout_keep_alive=30)
+                   loop="auto", http=_http_protocol(), ws="none", timeout_keep_alive=30)  # no WebSocket routes
     if int(workers) <= 1:
         app = create_app(vintage, cors_origins=cors_origins)
         app.state.stpmap.load()  # before listening: a data problem is a clear error, not a half-started server

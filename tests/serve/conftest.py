@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -27,16 +28,18 @@ def _free_port() -> int:
 def running_server(*args: str, timeout: float = 180):
     """`stpmap serve ARGS` until the block ends; yields (process, base URL) once /health answers."""
     port = _free_port()
+    log = tempfile.TemporaryFile("w+")  # not a pipe: a server that logs much would block on a full one
     proc = subprocess.Popen(
         [sys.executable, "-m", "stpmap.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"stpmap serve exited with {proc.returncode}:\n{proc.stdout.read()}")
+                log.seek(0)
+                pytest.fail(f"stpmap serve exited with {proc.returncode}:\n{log.read()[-5000:]}")
             try:
                 if httpx.get(base + "/health", timeout=1).status_code == 200:
                     break
@@ -53,6 +56,19 @@ def running_server(*args: str, timeout: float = 180):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def cors_origin() -> str:
+    """The origin the shared server lets call it (``--cors-origin``)."""
+    return CORS_ORIGIN
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """:func:`running_server`, for tests that need a server of their own."""
+    return running_server
 
 
 @pytest.fixture(scope="session")
