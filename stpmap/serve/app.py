@@ -113,7 +113,7 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
             "Attribution: footprint responses carry an `attribution` field; postcode and point responses carry "
             "the `X-Attribution` header. " + state.postcode_attribution
         ),
-        routes=[route for module in _ROUTERS for route in module.router.routes],
+        routes=[*routes_postcodes.fast_routes(), *(route for module in _ROUTERS for route in module.router.routes)],
         lifespan=_lifespan,
         redirect_slashes=False,
         docs_url=None,  # routes_pages serves /docs with Swagger UI from this server, not a CDN

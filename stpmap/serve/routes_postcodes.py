@@ -13,6 +13,7 @@ from typing import Optional, Union
 from fastapi import APIRouter, Path as PathParam, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from stpmap.errors import InputError, StpmapError
 from stpmap.serve.errors import TooManyPostcodes
@@ -50,11 +51,30 @@ def _record_response(state: ServiceState, record: dict) -> Response:
 async def get_postcode(request: Request,
                        postcode: str = PathParam(description="A UK postcode in any case or spacing, e.g. NG1 5DT"),
                        vintage: Optional[str] = vintage_query()):
+    # Documents the route; requests are answered by _fast_get_postcode (see fast_routes).
+    return await _answer_postcode(request, postcode, vintage)
+
+
+async def _answer_postcode(request: Request, postcode: str, vintage: str | None) -> Response:
     state = service_state(request)
     v = state.resolve_vintage(vintage)
     if not state.indexed[v]:
         await run_in_threadpool(state.ensure_index, v)
     return _record_response(state, state.lookup_module.lookup(postcode, vintage=v))
+
+
+async def _fast_get_postcode(request: Request) -> Response:
+    # Its two parameters are plain strings, read as FastAPI reads them (the last ?vintage= wins).
+    return await _answer_postcode(request, request.path_params["postcode"], request.query_params.get("vintage"))
+
+
+def fast_routes() -> list[Route]:
+    """``GET /postcodes/{postcode}`` as a plain Starlette route, matched before
+    the FastAPI one, which only documents it: the same answers without
+    FastAPI's parameter solving, a third of the time of a single lookup."""
+    route = Route("/postcodes/{postcode}", _fast_get_postcode, methods=["GET"], include_in_schema=False)
+    route.methods = {"GET"}  # as the FastAPI route: HEAD is a 405, not an empty 200
+    return [route]
 
 
 @router.post(

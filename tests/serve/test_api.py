@@ -632,3 +632,39 @@ def test_openapi_describes_the_bulk_body_exactly(client):
     branches = {b.get("type"): b.get("enum") for b in body["properties"]["vintage"]["anyOf"]}
     assert branches == {"integer": [2017, 2021], "string": ["2017", "2021"], "null": None}
     assert "differ" in body["properties"]["vintage"]["description"]
+
+
+# ---------------------------------------------------------------- the fast single-lookup route
+
+
+@pytest.fixture(scope="module")
+def documented_client(app):
+    """Only the FastAPI routes of the postcode endpoints (no fast route), on the same data."""
+    from fastapi import FastAPI
+
+    from stpmap.serve import routes_postcodes
+    from stpmap.serve.errors import add_exception_handlers
+
+    plain = FastAPI(routes=list(routes_postcodes.router.routes))
+    plain.state.stpmap = app.state.stpmap
+    add_exception_handlers(plain)
+    with TestClient(plain, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("url", [
+    "/postcodes/NG1%205DT", "/postcodes/ng15dt?vintage=2021", f"/postcodes/{NOT_FOUND}", "/postcodes/hello",
+    f"/postcodes/{SCOTLAND}?vintage=2017", f"/postcodes/{PSEUDO}", "/postcodes/NG15DT?vintage=",
+    "/postcodes/NG15DT?vintage=2018", "/postcodes/NG15DT?vintage=2017&vintage=2021", "/postcodes/NG15DT?other=1",
+    "/postcodes/%3Cimg%20src%3Dx%3E", "/postcodes/%20",
+])
+def test_fast_lookup_route_answers_as_the_documented_route(client, documented_client, url):
+    fast, documented = client.get(url), documented_client.get(url)
+    assert fast.status_code == documented.status_code
+    assert fast.json() == documented.json()
+    assert fast.headers.get("x-attribution") == documented.headers.get("x-attribution")
+
+
+def test_fast_lookup_route_keeps_the_methods_of_the_documented_route(client):
+    assert client.head("/postcodes/NG15DT").status_code == 405
+    assert client.post("/postcodes/NG15DT").status_code == 405
