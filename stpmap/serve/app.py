@@ -165,11 +165,27 @@ def serve(host: str = "127.0.0.1", port: int = 8000, vintage=None, cors_origins=
         app.state.stpmap.load()  # before listening: a data problem is a clear error, not a half-started server
         uvicorn.run(app, **options)
         return
-    state = ServiceState(vintage, None)
-    state.prepare()  # the caches once, not raced by every worker
+    default = _prepare_elsewhere(vintage)  # the caches once, not raced by every worker
     # The workers are new processes (spawned): they learn the settings from the environment.
-    os.environ[WORKER_SETTINGS] = json.dumps({"vintage": state.default_vintage, "cors_origins": list(cors_origins or ())})
+    os.environ[WORKER_SETTINGS] = json.dumps({"vintage": default, "cors_origins": list(cors_origins or ())})
     uvicorn.run(f"{__name__}:worker_app", factory=True, workers=int(workers), **options)
+
+
+def _prepare(vintage) -> int:
+    state = ServiceState(vintage, None)
+    state.prepare()
+    return state.default_vintage
+
+
+def _prepare_elsewhere(vintage) -> int:
+    """Build or check the caches in a process of its own, which then ends: the
+    parent of the workers only watches them, and need not hold the libraries
+    and data that preparing takes (about 150 MB). Its errors are raised here."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_prepare, vintage).result()
 
 
 #: The environment variable through which ``serve`` gives its workers their settings.

@@ -118,3 +118,4 @@ def test_workers_each_load_the_data_and_answer(atlas_cache, start_server, cors_o
         health = httpx.get(base + "/health").json()
         assert health["postcode_index"] == {"2017": True, "2021": True}
         assert all(_rss_mb(p) > 150 for p in workers)  # each holds its own copy of the data
+        assert _rss_mb(proc.pid) < 120  # the parent only watches them: the caches were prepared in a process that ended
