@@ -1,7 +1,7 @@
 """`stpmap serve` in a browser: the map page and its postcode search box.
 
 A real server (`stpmap serve` through uvicorn, in a subprocess on a free
-loopback port: the `server` fixture of conftest.py) and Debian's Chromium
+loopback port: serve_process.py) and Debian's Chromium
 driven by Playwright. Every request the page makes must stay on the server:
 nothing from a CDN or a tile server. Both pages run under their
 Content-Security-Policy: any violation is recorded (the console's messages and
@@ -18,11 +18,15 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from serve_process import cors_server
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ERROR_FILL = "#ffb81c"  # the highlight colour in app.js
+
+
+server = pytest.fixture(scope="module", name="server")(cors_server)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,9 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from serve_process import CORS_ORIGIN, running_server, cors_server
+
+server = pytest.fixture(scope="module", name="server")(cors_server)
 
 
 def _exchange(base: str, request: bytes) -> tuple[int, dict, bytes]:
@@ -46,21 +49,21 @@ def _assert_json_error(headers: dict, body: bytes, error: str) -> dict:
 
 
 @pytest.mark.parametrize("size", [10_000, 70_000, 100_000])
-def test_long_url_is_a_json_414_with_cors(server, cors_origin, size):
+def test_long_url_is_a_json_414_with_cors(server, size):
     """Past 65,535 bytes httptools cannot parse a URL (uvicorn would answer a text/plain 400)."""
-    request = (b"GET /postcodes/" + b"A" * size + b" HTTP/1.1\r\nHost: x\r\nOrigin: " + cors_origin.encode()
+    request = (b"GET /postcodes/" + b"A" * size + b" HTTP/1.1\r\nHost: x\r\nOrigin: " + CORS_ORIGIN.encode()
                + b"\r\nConnection: close\r\n\r\n")
     status, headers, body = _exchange(server, request)
     assert status == 414
     doc = _assert_json_error(headers, body, "url_too_long")
     assert f"{size + 11:,} bytes" in doc["message"] and doc["limit_bytes"] == 8192
-    assert headers["access-control-allow-origin"] == cors_origin
+    assert headers["access-control-allow-origin"] == CORS_ORIGIN
 
 
-def test_large_headers_are_a_json_431(server, cors_origin):
-    status, headers, body = _exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nOrigin: " + cors_origin.encode()
+def test_large_headers_are_a_json_431(server):
+    status, headers, body = _exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nOrigin: " + CORS_ORIGIN.encode()
                                       + b"\r\nX-Big: " + b"A" * 40_000 + b"\r\nConnection: close\r\n\r\n")
-    assert status == 431 and headers["access-control-allow-origin"] == cors_origin
+    assert status == 431 and headers["access-control-allow-origin"] == CORS_ORIGIN
     assert "32,768" in _assert_json_error(headers, body, "headers_too_large")["message"]
     # a head over 1 MiB is refused by the server as it arrives, without being held whole
     status, headers, body = _exchange(server, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * 2_000_000 + b"\r\n\r\n")
@@ -106,15 +109,15 @@ def _is_worker(pid: int) -> bool:
         return b"spawn_main" in f.read()
 
 
-def test_workers_each_load_the_data_and_answer(atlas_cache, start_server, cors_origin):
-    with start_server("--workers", "2", "--cors-origin", cors_origin) as (proc, base):
+def test_workers_each_load_the_data_and_answer(atlas_cache):
+    with running_server("--workers", "2", "--cors-origin", CORS_ORIGIN) as (proc, base):
         workers = [p for p in _children(proc.pid) if _is_worker(p)]
         assert len(workers) == 2
         expected = httpx.get(base + "/postcodes/NG1%205DT?vintage=2021").json()
         for _ in range(20):  # a new connection each time: the kernel hands them to either worker
-            r = httpx.get(base + "/postcodes/NG1%205DT?vintage=2021", headers={"Origin": cors_origin})
+            r = httpx.get(base + "/postcodes/NG1%205DT?vintage=2021", headers={"Origin": CORS_ORIGIN})
             assert r.status_code == 200 and r.json() == expected
-            assert r.headers["access-control-allow-origin"] == cors_origin  # the workers have the settings
+            assert r.headers["access-control-allow-origin"] == CORS_ORIGIN  # the workers have the settings
         health = httpx.get(base + "/health").json()
         assert health["postcode_index"] == {"2017": True, "2021": True}
         assert all(_rss_mb(p) > 150 for p in workers)  # each holds its own copy of the data

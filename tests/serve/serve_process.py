@@ -1,5 +1,9 @@
 """A real `stpmap serve` (uvicorn, in a subprocess on a free loopback port) for
-the tests that need the whole server stack: the browser and the HTTP parser."""
+the tests that need the whole server stack: the browser and the HTTP parser.
+
+A helper module, not a conftest.py: tests elsewhere import the root
+conftest by its name, which a second conftest.py would shadow.
+"""
 
 from __future__ import annotations
 
@@ -59,21 +63,8 @@ def running_server(*args: str, timeout: float = 180):
         log.close()
 
 
-@pytest.fixture(scope="session")
-def cors_origin() -> str:
-    """The origin the shared server lets call it (``--cors-origin``)."""
-    return CORS_ORIGIN
-
-
-@pytest.fixture(scope="session")
-def start_server():
-    """:func:`running_server`, for tests that need a server of their own."""
-    return running_server
-
-
-@pytest.fixture(scope="session")
-def server(atlas_cache):
-    """The base URL of one `stpmap serve --cors-origin CORS_ORIGIN`, shared by the tests that need a real server."""
+def cors_server(atlas_cache):
+    """The body of a module's ``server`` fixture: `stpmap serve --cors-origin CORS_ORIGIN` on the session's cache."""
     from stpmap.postcodes import lookup as _lookup
 
     for v in (2017, 2021):  # build the postcode index in the test cache before the server needs it
