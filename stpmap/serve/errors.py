@@ -23,6 +23,7 @@ from stpmap.errors import ChoiceError, DataError, StpmapError
 from stpmap.serve.responses import json_response
 from stpmap.serve.schemas import MAX_POSTCODES
 
+
 class FootprintNotFound(Exception):
     """A footprint code that the vintage does not have (a 404); the message lists the valid ones."""
 

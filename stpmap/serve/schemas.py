@@ -53,7 +53,7 @@ class ErrorBody(BaseModel):
 
 
 class PostcodesIn(BaseModel):
-    """The body of ``POST /postcodes``; any other key is a 400 that names the allowed ones."""
+    """The body of POST /postcodes; any other key is a 400 that names the allowed ones."""
 
     model_config = ConfigDict(extra="forbid")
     postcodes: list[Optional[str]] = Field(
