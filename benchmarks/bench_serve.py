@@ -323,6 +323,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="load runs at 64 connections per worker count")
     ap.add_argument("--quiet-load", type=float, default=1.0, help="1-minute load average to wait for before each run")
     ap.add_argument("--max-wait", type=float, default=120, help="longest wait for it, seconds")
+    ap.add_argument("--workers-only", action="store_true", help="only the runs at 64 connections (1 and 2 workers)")
     ap.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
@@ -333,6 +334,10 @@ def main() -> None:
         return
 
     env = environment()
+    if args.workers_only:
+        paths = ["/postcodes/" + p.replace(" ", "%20") for p in sample_postcodes(5000)]
+        print_workers([r for workers in (1, 2) for r in measure_workers(env, paths, workers, args)])
+        return
     paths, m = measure_single(env, args)
     runs = [r for workers in (1, 2) for r in measure_workers(env, paths, workers, args)]
     single, times, starts = m["single"], m["times"], m["starts"]

@@ -28,6 +28,11 @@ the keys of ``stpmap lookup --format json``.
 
 Every error is JSON ``{"error": CODE, "message": TEXT, ...}``, never a
 traceback. Postcode errors (404, 400) are the lookup record plus ``error``.
+Every answer carries the security headers of :mod:`stpmap.serve.security`,
+and the CORS headers when origins are given (the order of the middlewares:
+:mod:`stpmap.serve.middleware`). ``serve`` runs uvicorn with
+:mod:`stpmap.serve.protocol`, so that even the requests uvicorn refuses
+(not HTTP, a URL or headers too large) are answered in JSON.
 """
 
 from __future__ import annotations
