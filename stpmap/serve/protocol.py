@@ -18,6 +18,9 @@ offsets in 16 bits). This protocol:
   headers. Those two answers carry no CORS header: the request's ``Origin``
   may not have been read, and such a request never comes from a browser's
   ``fetch``.
+
+Without httptools (it is in the ``serve`` extra) uvicorn falls back to its h11
+protocol, whose refusals stay ``text/plain``.
 """
 
 from __future__ import annotations
