@@ -424,8 +424,10 @@ def crosswalk_cmd(file, from_vintage, to_vintage, code, values, how, weights, en
 @vintage_option
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="Let web pages from ORIGIN call the API (repeatable; '*' for any). Off by default.")
+@click.option("--workers", "-w", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes; each loads the data (start-up time and memory of one server each).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
-def serve_cmd(host, port, vintage, cors_origins, access_log):
+def serve_cmd(host, port, vintage, cors_origins, workers, access_log):
     """Run the postcode API and the searchable footprint map (http://HOST:PORT/, docs at /docs)."""
     try:
         from stpmap.serve import app as _serve
@@ -434,7 +436,7 @@ def serve_cmd(host, port, vintage, cors_origins, access_log):
 
         raise InputError(f"stpmap serve needs FastAPI and uvicorn ({exc}). Install them: pip install 'stpmap[serve]'") from None
     click.echo(f"stpmap serve: loading, then listening on http://{host}:{port}/ (API docs at /docs); Ctrl+C stops it", err=True)
-    _serve.serve(host, port, vintage, list(cors_origins) or None, access_log=access_log)
+    _serve.serve(host, port, vintage, list(cors_origins) or None, workers=workers, access_log=access_log)
 
 
 # ---------------------------------------------------------------- lookup

@@ -2,14 +2,16 @@
 
 Every error is JSON ``{"error": CODE, "message": TEXT, ...}``, never a
 traceback: routing errors (404, 405), bodies that are not JSON (400),
-parameters of the wrong type (422), too many postcodes (413), an unknown
-footprint (404), stpmap's own errors (400, or 503 when data cannot be
-loaded) and anything unexpected (500, details in the log only).
+unknown keys in a body (400, naming the allowed ones), parameters of the
+wrong type (422), too many postcodes (413), an unknown footprint (404) and
+stpmap's own errors (400, or 503 when data cannot be loaded). Anything
+unexpected (500), over-large requests (413, 414, 431) are answered by
+:mod:`stpmap.serve.middleware`, requests the HTTP parser refuses by
+:mod:`stpmap.serve.protocol`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
 from fastapi import FastAPI, Request
@@ -20,8 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from stpmap.errors import ChoiceError, DataError, StpmapError
 from stpmap.serve.responses import json_response
 from stpmap.serve.schemas import MAX_POSTCODES
-
-log = logging.getLogger("stpmap.serve")
 
 
 class FootprintNotFound(Exception):
@@ -56,12 +56,35 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     return json_response(body, code, exc.headers)
 
 
+def _body_keys(request: Request) -> list[str]:
+    """The keys the body of the route answering ``request`` may have (its pydantic model's fields)."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return list(getattr(model, "model_fields", ()))
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    unknown = [str(e["loc"][-1]) for e in errors if e.get("type") == "extra_forbidden" and e.get("loc")]
+    allowed = _body_keys(request) if unknown else []
+    if unknown and len(unknown) == len(errors):  # nothing else wrong: a 400 that says what to send
+        return json_response({
+            "error": "bad_request",
+            "message": f"Unknown key{'s' if len(unknown) > 1 else ''} in the body: {_and([repr(k) for k in unknown])}. "
+                       f"The keys allowed are {_and(allowed)}. See /docs.",
+            "unknown": unknown, "allowed": allowed}, 400)
     problems = []
-    for e in exc.errors():
+    for e in errors:
         loc = [str(p) for p in e.get("loc", ())]
         where = f"{loc[0]} {'.'.join(loc[1:])}".strip() if loc else "request"
-        problems.append({"where": where, "problem": e.get("msg", "invalid")})
+        problem = e.get("msg", "invalid")
+        if e.get("type") == "extra_forbidden" and allowed:
+            problem = f"unknown key; the keys allowed are {_and(allowed)}"
+        problems.append({"where": where, "problem": problem})
     text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5]) or "invalid request"
     return json_response({"error": "invalid_request", "message": f"Invalid request: {text}. See /docs.",
                           "errors": problems[:50]}, 422)
@@ -88,17 +111,11 @@ async def stpmap_error(request: Request, exc: StpmapError) -> Response:
     return json_response(body, 400)
 
 
-async def internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("stpmap serve: error answering %s %s", request.method, request.url.path)
-    return json_response({"error": "internal_error",
-                          "message": "The server failed to answer this request; the details are in its log."}, 500)
-
-
 def add_exception_handlers(app: FastAPI) -> None:
-    """Answer every error of ``app`` as JSON."""
+    """Answer the errors raised by the routes of ``app`` as JSON (unexpected
+    ones are left to :class:`~stpmap.serve.middleware.InternalErrorMiddleware`)."""
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(TooManyPostcodes, too_many_postcodes)
     app.add_exception_handler(FootprintNotFound, footprint_not_found)
     app.add_exception_handler(StpmapError, stpmap_error)
-    app.add_exception_handler(Exception, internal_error)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from stpmap.serve.responses import json_response
 from stpmap.serve.schemas import Health
+from stpmap.serve.security import PAGE_POLICY, docs_policy, script_hashes
 from stpmap.serve.state import ASSETS_DIR, PAGE_DIR, service_state
 
 router = APIRouter(default_response_class=Response)
@@ -32,7 +33,8 @@ def _swagger_ui_dir() -> Path:
 
 @router.get("/", include_in_schema=False)
 async def page(request: Request):
-    return Response(service_state(request).page_html, 200, {"Cache-Control": "no-cache"}, "text/html; charset=utf-8")
+    return Response(service_state(request).page_html, 200,
+                    {"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_POLICY}, "text/html; charset=utf-8")
 
 
 @router.get("/docs", include_in_schema=False)
@@ -40,13 +42,16 @@ async def docs(request: Request):
     from fastapi.openapi.docs import get_swagger_ui_html
 
     root = request.scope.get("root_path", "").rstrip("/")
-    return get_swagger_ui_html(
+    html = get_swagger_ui_html(
         openapi_url=root + request.app.openapi_url, title="stpmap API",
         swagger_js_url=root + "/static/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url=root + "/static/swagger-ui/swagger-ui.css",
         swagger_favicon_url="data:,",
         swagger_ui_parameters={"validatorUrl": None, "defaultModelsExpandDepth": 0},
     )
+    # FastAPI starts Swagger UI with an inline script: allowed by its hash, nothing else inline.
+    html.headers["Content-Security-Policy"] = docs_policy(script_hashes(html.body.decode("utf-8")))
+    return html
 
 
 @router.get("/health", tags=["service"], summary="Whether the service is ready", response_model=None,

@@ -13,6 +13,7 @@ from typing import Optional, Union
 from fastapi import APIRouter, Path as PathParam, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from stpmap.errors import InputError, StpmapError
 from stpmap.serve.errors import TooManyPostcodes
@@ -50,6 +51,11 @@ def _record_response(state: ServiceState, record: dict) -> Response:
 async def get_postcode(request: Request,
                        postcode: str = PathParam(description="A UK postcode in any case or spacing, e.g. NG1 5DT"),
                        vintage: Optional[str] = vintage_query()):
+    # Documents the route; requests are answered by _fast_get_postcode (see fast_routes).
+    return await _answer_postcode(request, postcode, vintage)
+
+
+async def _answer_postcode(request: Request, postcode: str, vintage: str | None) -> Response:
     state = service_state(request)
     v = state.resolve_vintage(vintage)
     if not state.indexed[v]:
@@ -57,15 +63,31 @@ async def get_postcode(request: Request,
     return _record_response(state, state.lookup_module.lookup(postcode, vintage=v))
 
 
+async def _fast_get_postcode(request: Request) -> Response:
+    # Its two parameters are plain strings, read as FastAPI reads them (the last ?vintage= wins).
+    return await _answer_postcode(request, request.path_params["postcode"], request.query_params.get("vintage"))
+
+
+def fast_routes() -> list[Route]:
+    """``GET /postcodes/{postcode}`` as a plain Starlette route, matched before
+    the FastAPI one, which only documents it: the same answers without
+    FastAPI's parameter solving, a third of the time of a single lookup."""
+    route = Route("/postcodes/{postcode}", _fast_get_postcode, methods=["GET"], include_in_schema=False)
+    route.methods = {"GET"}  # as the FastAPI route: HEAD is a 405, not an empty 200
+    return [route]
+
+
 @router.post(
     "/postcodes", tags=["postcodes"], summary=f"Look up up to {MAX_POSTCODES:,} postcodes",
+    description='The body is `{"postcodes": [...]}`, with the vintage as `?vintage=` or as `"vintage"` in the body '
+                "(both given and different: a 400). Any other key is a 400 that names the allowed ones.",
     responses={200: {"model": PostcodesOut, "description": "One record per postcode, in input order",
                      "headers": {"X-Attribution": {"schema": {"type": "string"}}}},
                **error_responses(400, 413, 422)},
 )
 async def post_postcodes(request: Request, body: PostcodesIn, vintage: Optional[str] = vintage_query()):
     state = service_state(request)
-    v = state.resolve_vintage(vintage)
+    v = _bulk_vintage(state, body.vintage, vintage)
     postcodes = body.postcodes
     if len(postcodes) > MAX_POSTCODES:
         raise TooManyPostcodes(len(postcodes))
@@ -76,6 +98,17 @@ async def post_postcodes(request: Request, body: PostcodesIn, vintage: Optional[
     else:
         data = _bulk_body(state, postcodes, v)
     return Response(data, 200, state.attribution_header, JSON_TYPE)
+
+
+def _bulk_vintage(state: ServiceState, in_body, in_query: str | None) -> int:
+    """The vintage of a POST /postcodes: the body's ``vintage`` or ``?vintage=``, each checked as ``?vintage=`` is."""
+    if in_body is None:
+        return state.resolve_vintage(in_query)
+    v = state.resolve_vintage(str(in_body))
+    if in_query is not None and state.resolve_vintage(in_query) != v:
+        raise InputError(f"The body asks for vintage {in_body} and the query (?vintage=) for {in_query}. "
+                         "Give the vintage once, in either place.")
+    return v
 
 
 def _bulk_body(state: ServiceState, postcodes: list, vintage: int) -> bytes:

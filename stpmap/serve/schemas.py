@@ -7,10 +7,10 @@ validated through them.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 #: Most postcodes one ``POST /postcodes`` may ask for.
 MAX_POSTCODES = 10_000
@@ -53,10 +53,15 @@ class ErrorBody(BaseModel):
 
 
 class PostcodesIn(BaseModel):
+    """The body of POST /postcodes; any other key is a 400 that names the allowed ones."""
+
+    model_config = ConfigDict(extra="forbid")
     postcodes: list[Optional[str]] = Field(
         description=f"Up to {MAX_POSTCODES:,} postcodes, any case and spacing",
         examples=[["NG1 5DT", "sw1a1aa"]],
     )
+    # Each app writes its vintages into the schema (describe_vintages).
+    vintage: Optional[Union[StrictInt, StrictStr]] = Field(None, description="Vintage of the geography.")
 
 
 class PostcodesOut(BaseModel):
@@ -141,7 +146,8 @@ def vintage_query():
 
 
 def describe_vintages(openapi: dict, vintages: list[int], default: int) -> dict:
-    """Fill the valid ``vintages`` and the ``default`` into every ``?vintage=`` parameter of ``openapi``."""
+    """Fill the valid ``vintages`` and the ``default`` into every ``?vintage=``
+    parameter of ``openapi``, and into the ``vintage`` key of the bulk body."""
     choices = [str(v) for v in vintages]
     text = (f"Vintage of the geography: {' or '.join(choices)} (default {default}). "
             "An unknown one is a 400 that lists the valid ones.")
@@ -150,4 +156,14 @@ def describe_vintages(openapi: dict, vintages: list[int], default: int) -> dict:
             if param["name"] == "vintage" and param["in"] == "query":
                 param["description"] = text
                 param["schema"].update(description=text, enum=choices)
+    body = openapi.get("components", {}).get("schemas", {}).get(PostcodesIn.__name__, {})
+    key = body.get("properties", {}).get("vintage")
+    if key is not None:
+        key["description"] = (f"{text} As a number or text; the same as ?vintage=, "
+                              "and a 400 when both are given and differ.")
+        for branch in key.get("anyOf", ()):
+            if branch.get("type") == "integer":
+                branch["enum"] = list(vintages)
+            elif branch.get("type") == "string":
+                branch["enum"] = choices
     return openapi

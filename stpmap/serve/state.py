@@ -186,6 +186,19 @@ class ServiceState:
         self.loaded = True
         log.info("stpmap serve: loaded vintages %s in %.2f s", self.vintages, self.startup_seconds)
 
+    def prepare(self):
+        """Build or check the caches (atlas and postcode index of every
+        vintage) without loading what the service answers from: what a
+        server with several workers does once, before they start."""
+        from stpmap.data import atlas as _atlas
+
+        lookup = self.lookup_module
+        if lookup is None:
+            from stpmap.postcodes import lookup
+        for v in self.vintages:
+            _atlas.ensure(v, progress=False)
+            lookup.index(v)
+
     def ensure_index(self, vintage: int):
         """Build or open the postcode index of ``vintage`` (once)."""
         if self.indexed.get(vintage):

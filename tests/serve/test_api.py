@@ -456,7 +456,215 @@ def test_cli_serve_options_and_bad_vintage():
 
     runner = CliRunner()
     out = runner.invoke(main, ["serve", "--help"]).output
-    for opt in ("--host", "--port", "--vintage", "--cors-origin"):
+    for opt in ("--host", "--port", "--vintage", "--cors-origin", "--workers"):
         assert opt in out
     res = runner.invoke(main, ["serve", "--vintage", "2016"])
     assert res.exit_code == 2 and "2017, 2018, 2019, 2020, 2021, 2022" in res.output
+
+
+# ---------------------------------------------------------------- hardening (issue 18)
+
+
+def _broken_app(app, **kwargs):
+    """An app whose lookups all raise (same data as ``app``): every postcode route answers 500."""
+    def boom(*args, **kw):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    broken = types.SimpleNamespace(RESULT_KEYS=_lookup.RESULT_KEYS, lookup=boom, lookup_many=boom, locate=boom,
+                                   index=lambda vintage=None: None)
+    bad = create_app(lookup_module=broken, **kwargs)
+    bad.state.stpmap.data = app.state.stpmap.data
+    bad.state.stpmap.indexed = {2017: True, 2021: True}
+    bad.state.stpmap.loaded = True
+    return bad
+
+
+ORIGIN = "https://intranet.example.nhs.uk"
+LONG_URL = "/postcodes/" + "A" * 60_000  # httpx sends no URL over 64 KiB: 100 kB ones go to a real server (test_server)
+#: (method, url, body, headers, status): one request for each kind of answer, errors included.
+EVERY_KIND = [
+    ("GET", "/postcodes/NG15DT", None, {}, 200),
+    ("GET", "/postcodes/not-a-postcode", None, {}, 400),
+    ("GET", "/footprints?vintage=2018", None, {}, 400),
+    ("GET", f"/postcodes/{NOT_FOUND}", None, {}, 404),
+    ("GET", "/nowhere", None, {}, 404),
+    ("DELETE", "/footprints", None, {}, 405),
+    ("POST", "/postcodes", {"postcodes": ["NG1 5DT"] * (MAX_POSTCODES + 1)}, {}, 413),
+    ("POST", "/postcodes", {"postcodes": ["NG1 5DT"] * 90_000}, {}, 413),  # over the 1 MiB body limit
+    ("GET", LONG_URL, None, {}, 414),
+    ("GET", "/postcodes/NG15DT", None, {"X-Big": "A" * 40_000}, 431),
+    ("POST", "/postcodes", {"postcodes": "NG1 5DT"}, {}, 422),
+    ("GET", "/footprints.geojson", None, {}, 200),
+    ("GET", "/static/leaflet/leaflet.js", None, {}, 200),
+    ("GET", "/openapi.json", None, {}, 200),
+]
+
+
+def _send(c, method, url, body, headers):
+    return c.request(method, url, json=body, headers=headers)
+
+
+@pytest.mark.parametrize("method, url, body, headers, status", EVERY_KIND, ids=[f"{k[4]} {k[1][:30]}" for k in EVERY_KIND])
+def test_every_answer_has_the_security_headers(client, method, url, body, headers, status):
+    r = _send(client, method, url, body, headers)
+    assert r.status_code == status
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    if status >= 400:
+        assert r.headers["content-type"] == "application/json" and r.json()["message"]
+
+
+def test_internal_errors_have_the_security_headers(atlas_cache, app):
+    with TestClient(_broken_app(app), raise_server_exceptions=False) as c:
+        r = c.get("/postcodes/NG15DT")
+        assert r.status_code == 500 and r.json()["error"] == "internal_error"
+        assert r.headers["x-content-type-options"] == "nosniff" and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_page_and_docs_have_their_own_policies(client):
+    page = client.get("/").headers["content-security-policy"]
+    assert "script-src 'self';" in page and "style-src 'self';" in page and "connect-src 'self'" in page
+    docs = client.get("/docs")
+    policy = docs.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    import base64
+    import hashlib
+    import re
+
+    (inline,) = re.findall(r"<script>(.*?)</script>", docs.text, re.S)  # FastAPI's start of Swagger UI
+    assert f"'sha256-{base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()}'" in policy
+
+
+@pytest.fixture(scope="module")
+def cors_client(app, atlas_cache):
+    with TestClient(create_app(cors_origins=[ORIGIN], _state=app.state.stpmap), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("method, url, body, headers, status", EVERY_KIND, ids=[f"{k[4]} {k[1][:30]}" for k in EVERY_KIND])
+def test_cors_headers_on_every_answer(cors_client, method, url, body, headers, status):
+    r = _send(cors_client, method, url, body, {**headers, "Origin": ORIGIN})
+    assert r.status_code == status
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_cors_headers_on_internal_errors(atlas_cache, app):
+    with TestClient(_broken_app(app, cors_origins=[ORIGIN]), raise_server_exceptions=False) as c:
+        for r in (c.get("/postcodes/NG15DT", headers={"Origin": ORIGIN}),
+                  c.post("/postcodes", json={"postcodes": ["NG1 5DT"]}, headers={"Origin": ORIGIN})):
+            assert r.status_code == 500 and r.json()["error"] == "internal_error"
+            assert r.headers["access-control-allow-origin"] == ORIGIN
+            assert "secret" not in r.text
+
+
+def test_long_url_and_large_headers_are_json_errors_naming_the_limit(client):
+    r = client.get(LONG_URL)
+    assert r.status_code == 414
+    body = r.json()
+    assert body["error"] == "url_too_long" and body["limit_bytes"] == 8192
+    assert "60,011 bytes" in body["message"] and "POST /postcodes" in body["message"]
+    assert client.get("/postcodes/NG15DT?x=" + "a" * 8000).status_code == 200  # just under the limit
+    r = client.get("/postcodes/NG15DT", headers={"X-Big": "A" * 40_000})
+    assert r.status_code == 431 and r.json()["error"] == "headers_too_large" and "32,768" in r.json()["message"]
+
+
+# ---------------------------------------------------------------- bulk body: vintage and unknown keys
+
+
+@pytest.mark.parametrize("given", [2021, "2021"])
+def test_bulk_vintage_in_the_body_is_honoured(client, given):
+    r = client.post("/postcodes", json={"postcodes": ["NG1 5DT"], "vintage": given})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["vintage"] == 2021
+    assert body["results"][0]["ccg_code"] == client.get("/postcodes/NG1 5DT?vintage=2021").json()["ccg_code"]
+    r = client.post("/postcodes?vintage=2021", json={"postcodes": ["NG1 5DT"], "vintage": given})
+    assert r.status_code == 200 and r.json()["vintage"] == 2021  # the same vintage twice is fine
+
+
+def test_bulk_vintage_in_body_and_query_must_agree(client):
+    r = client.post("/postcodes?vintage=2017", json={"postcodes": ["NG1 5DT"], "vintage": 2021})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == "bad_request"
+    assert "2021" in body["message"] and "2017" in body["message"] and "?vintage=" in body["message"]
+
+
+@pytest.mark.parametrize("given", [2018, "2018", "abc", ""])
+def test_bulk_unknown_vintage_in_the_body_is_400_listing_the_valid_ones(client, given):
+    r = client.post("/postcodes", json={"postcodes": ["NG1 5DT"], "vintage": given})
+    assert r.status_code == 400
+    assert r.json()["valid"] == ["2017", "2021"] and "2017" in r.json()["message"]
+
+
+@pytest.mark.parametrize("given", [True, 2021.0, [2021], {"v": 2021}])
+def test_bulk_vintage_of_the_wrong_type_is_422(client, given):
+    r = client.post("/postcodes", json={"postcodes": ["NG1 5DT"], "vintage": given})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("extra", [{"vintag": 2021}, {"Vintage": 2021, "format": "csv"}, {"postcode": "NG1 5DT"}])
+def test_bulk_unknown_keys_are_400_naming_the_allowed_ones(client, extra):
+    r = client.post("/postcodes", json={"postcodes": ["NG1 5DT"], **extra})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == "bad_request" and body["unknown"] == list(extra) and body["allowed"] == ["postcodes", "vintage"]
+    for key in extra:
+        assert repr(key) in body["message"]
+    assert "postcodes and vintage" in body["message"]
+
+
+def test_bulk_unknown_key_beside_another_problem_is_422_naming_the_allowed_ones(client):
+    r = client.post("/postcodes", json={"pc": ["NG1 5DT"]})
+    assert r.status_code == 422
+    problems = {p["where"]: p["problem"] for p in r.json()["errors"]}
+    assert problems["body pc"] == "unknown key; the keys allowed are postcodes and vintage"
+    assert "body postcodes" in problems
+
+
+def test_openapi_describes_the_bulk_body_exactly(client):
+    spec = client.get("/openapi.json").json()
+    body = spec["components"]["schemas"]["PostcodesIn"]
+    assert body["additionalProperties"] is False and body["required"] == ["postcodes"]
+    branches = {b.get("type"): b.get("enum") for b in body["properties"]["vintage"]["anyOf"]}
+    assert branches == {"integer": [2017, 2021], "string": ["2017", "2021"], "null": None}
+    assert "differ" in body["properties"]["vintage"]["description"]
+
+
+# ---------------------------------------------------------------- the fast single-lookup route
+
+
+@pytest.fixture(scope="module")
+def documented_client(app):
+    """Only the FastAPI routes of the postcode endpoints (no fast route), on the same data."""
+    from fastapi import FastAPI
+
+    from stpmap.serve import routes_postcodes
+    from stpmap.serve.errors import add_exception_handlers
+
+    plain = FastAPI(routes=list(routes_postcodes.router.routes))
+    plain.state.stpmap = app.state.stpmap
+    add_exception_handlers(plain)
+    with TestClient(plain, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("url", [
+    "/postcodes/NG1%205DT", "/postcodes/ng15dt?vintage=2021", f"/postcodes/{NOT_FOUND}", "/postcodes/hello",
+    f"/postcodes/{SCOTLAND}?vintage=2017", f"/postcodes/{PSEUDO}", "/postcodes/NG15DT?vintage=",
+    "/postcodes/NG15DT?vintage=2018", "/postcodes/NG15DT?vintage=2017&vintage=2021", "/postcodes/NG15DT?other=1",
+    "/postcodes/%3Cimg%20src%3Dx%3E", "/postcodes/%20",
+])
+def test_fast_lookup_route_answers_as_the_documented_route(client, documented_client, url):
+    fast, documented = client.get(url), documented_client.get(url)
+    assert fast.status_code == documented.status_code
+    assert fast.json() == documented.json()
+    assert fast.headers.get("x-attribution") == documented.headers.get("x-attribution")
+
+
+def test_fast_lookup_route_keeps_the_methods_of_the_documented_route(client):
+    assert client.head("/postcodes/NG15DT").status_code == 405
+    assert client.post("/postcodes/NG15DT").status_code == 405

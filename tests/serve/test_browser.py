@@ -1,21 +1,24 @@
 """`stpmap serve` in a browser: the map page and its postcode search box.
 
 A real server (`stpmap serve` through uvicorn, in a subprocess on a free
-loopback port) and Debian's Chromium driven by Playwright. Every request the
-page makes must stay on the server: nothing from a CDN or a tile server.
+loopback port: serve_process.py) and Debian's Chromium
+driven by Playwright. Every request the page makes must stay on the server:
+nothing from a CDN or a tile server. Both pages run under their
+Content-Security-Policy: any violation is recorded (the console's messages and
+the `securitypolicyviolation` events) and fails the test.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
-import socket
-import subprocess
-import sys
-import time
+import re
 from urllib.parse import urlparse
 
 import httpx
 import pytest
+from serve_process import cors_server
 
 pytestmark = pytest.mark.browser
 
@@ -23,46 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 ERROR_FILL = "#ffb81c"  # the highlight colour in app.js
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(atlas_cache):
-    from stpmap.postcodes import lookup as _lookup
-
-    for v in (2017, 2021):  # build the postcode index in the test cache before the server needs it
-        _lookup.index(v)
-    port = _free_port()
-    env = dict(os.environ)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stpmap.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"stpmap serve exited with {proc.returncode}:\n{proc.stdout.read()}")
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("stpmap serve did not answer /health within 120 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+server = pytest.fixture(scope="module", name="server")(cors_server)
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +42,26 @@ def browser():
         b.close()
 
 
+#: Run in every page before its own scripts: report each CSP violation on the console.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.log("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI
+              + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+def _csp_message(text: str) -> bool:
+    return text.startswith("securitypolicyviolation:") or "Content Security Policy" in text
+
+
 @pytest.fixture
 def page(browser, server):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     page.offsite = []
     page.errors = []
     page.dialogs = []
+    page.csp = []  # Content-Security-Policy violations: the console's messages and the events
 
     def route(r):
         if urlparse(r.request.url).hostname not in ("127.0.0.1", "localhost") and not r.request.url.startswith("data:"):
@@ -94,9 +72,12 @@ def page(browser, server):
     page.route("**/*", route)
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda m: page.csp.append(m.text) if _csp_message(m.text) else None)
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.add_init_script(REPORT_VIOLATIONS)
     yield page
     page.close()
+    assert page.csp == [], "Content-Security-Policy violations: " + "; ".join(page.csp)
 
 
 def _search(page, text):
@@ -192,3 +173,70 @@ def test_api_docs_render_offline(page, server):
     assert page.locator(".opblock").count() >= 8
     assert "/postcodes/{postcode}" in page.inner_text("body")
     assert page.offsite == [] and page.errors == []
+
+
+# ---------------------------------------------------------------- security headers and CSP
+
+
+def _policy(headers) -> dict[str, list[str]]:
+    """The Content-Security-Policy of an answer: directive -> sources."""
+    parts = [d.split() for d in headers["content-security-policy"].split(";") if d.strip()]
+    return {d[0]: d[1:] for d in parts}
+
+
+def _assert_protected(headers):
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+    policy = _policy(headers)
+    assert policy["default-src"] == ["'none'"] and policy["frame-ancestors"] == ["'none'"]
+    for directive in ("script-src", "style-src"):
+        assert "'unsafe-eval'" not in policy[directive] and "'unsafe-inline'" not in policy[directive]
+    return policy
+
+
+def test_map_page_works_under_its_security_policy(page, server):
+    policy = _assert_protected(page.goto(server + "/").headers)
+    assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+    page.wait_for_selector("body[data-footprints='44']", timeout=20_000)
+    assert page.locator("path.leaflet-interactive").count() == 44
+    assert _search(page, "NG1 5DT") == "ok" and _highlighted(page) == 1
+    assert page.csp == [] and page.errors == [] and page.offsite == []
+
+
+def test_docs_work_under_their_security_policy(page, server):
+    policy = _assert_protected(page.goto(server + "/docs").headers)
+    # the one inline script (FastAPI's start of Swagger UI) is allowed by its hash, and nothing else inline
+    inline = re.findall(r"<script>(.*?)</script>", httpx.get(server + "/docs").text, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert len(inline) == 1 and policy["script-src"] == ["'self'", f"'sha256-{digest}'"]
+    page.wait_for_selector(".opblock", timeout=20_000)
+    assert page.locator(".opblock").count() >= 8
+    health = page.locator(".opblock").filter(has_text="/health")
+    health.locator(".opblock-summary").click()
+    health.get_by_role("button", name="Try it out").click()
+    health.get_by_role("button", name="Execute").click()  # a request from the docs, under connect-src
+    status = health.locator(".live-responses-table tr.response .response-col_status")
+    status.wait_for(timeout=10_000)
+    assert status.inner_text().strip() == "200"
+    assert page.csp == [] and page.errors == [] and page.offsite == []
+
+
+def test_a_violation_would_be_seen(page, server):
+    """The listeners work: an inline style attribute, which the map page's policy forbids, is reported."""
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-footprints='44']", timeout=20_000)
+    page.evaluate("document.body.setAttribute('style', 'outline: 1px solid red')")
+    page.wait_for_timeout(500)
+    assert any("style-src" in m for m in page.csp), page.csp
+    page.csp.clear()
+
+
+def test_pages_cannot_be_framed(page, server):
+    page.set_content(f'<iframe src="{server}/"></iframe><iframe src="{server}/docs"></iframe>')
+    page.wait_for_timeout(1500)
+    framed = [f for f in page.frames if f != page.main_frame]
+    assert len(framed) == 2
+    for frame in framed:  # refused: the frame holds Chromium's error page, not ours
+        assert frame.evaluate("document.getElementById('map') === null && document.querySelector('.swagger-ui') === null")
+    assert sum("frame-ancestors" in m for m in page.csp) >= 2, page.csp
+    page.csp.clear()

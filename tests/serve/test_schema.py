@@ -36,12 +36,22 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 DOMAIN_400 = {"GET /postcodes/{postcode}", "GET /points", "GET /footprints", "GET /footprints.geojson"}
 
 
+def _may_be_refused(case) -> bool:
+    """Whether a schema-valid ``case`` may still get a documented 400: besides
+    DOMAIN_400, a bulk body with a vintage as well as ?vintage= (the two must
+    agree, which OpenAPI cannot say)."""
+    if case.operation.label == "POST /postcodes":
+        return (isinstance(case.body, dict) and case.body.get("vintage") is not None
+                and (case.query or {}).get("vintage") is not None)
+    return case.operation.label in DOMAIN_400
+
+
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_description(case):
     from schemathesis.checks import positive_data_acceptance
 
-    excluded = [positive_data_acceptance] if case.operation.label in DOMAIN_400 else []
+    excluded = [positive_data_acceptance] if _may_be_refused(case) else []
     response = case.call_and_validate(excluded_checks=excluded)
     assert response.status_code < 500
     if response.status_code == 400:
