@@ -65,9 +65,10 @@ def running_server(*args: str, timeout: float = 180):
 
 def cors_server(atlas_cache):
     """The body of a module's ``server`` fixture: `stpmap serve --cors-origin CORS_ORIGIN` on the session's cache."""
+    from stpmap.data.registry import registry
     from stpmap.postcodes import lookup as _lookup
 
-    for v in (2017, 2021):  # build the postcode index in the test cache before the server needs it
+    for v in registry().vintages:  # build the postcode indexes in the test cache before the server needs them
         _lookup.index(v)
     with running_server("--cors-origin", CORS_ORIGIN) as (_, base):
         yield base
