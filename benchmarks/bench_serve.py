@@ -60,13 +60,15 @@ def start_server(env: dict, timeout: float = 300.0, workers: int = 1):
 
     port = free_port()
     t = time.perf_counter()
+    log = tempfile.TemporaryFile("w+")  # not a pipe, which could fill and stall the server
     proc = subprocess.Popen([sys.executable, "-m", "stpmap.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--workers", str(workers)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc.log = log
     base = f"http://127.0.0.1:{port}"
     while True:
         if proc.poll() is not None:
-            raise SystemExit(f"stpmap serve exited with {proc.returncode}: {proc.stderr.read()[-3000:]}")
+            raise SystemExit(f"stpmap serve exited with {proc.returncode}: {server_log(proc)[-3000:]}")
         try:
             if httpx.get(base + "/health", timeout=0.5).status_code == 200:
                 return proc, base, time.perf_counter() - t
@@ -76,6 +78,12 @@ def start_server(env: dict, timeout: float = 300.0, workers: int = 1):
             proc.kill()
             raise SystemExit(f"stpmap serve did not answer within {timeout} s")
         time.sleep(0.02)
+
+
+def server_log(proc) -> str:
+    """What the server has written to its standard error so far."""
+    proc.log.seek(0)
+    return proc.log.read()
 
 
 def stop(proc) -> None:
@@ -257,6 +265,9 @@ def measure_workers(env: dict, paths: list[str], workers: int, args) -> list[dic
             cpu = cpu_seconds(pids)
             r = loader(base, paths, args.duration, 64)
             cpu = cpu_seconds(pids) - cpu
+            if r["errors"] or not r["requests"]:
+                print(f"{workers} worker(s), run {k + 1}: {r['errors']} errors in {r['requests']} requests; "
+                      f"the server's log:\n{server_log(proc)[-3000:]}", flush=True)
             runs.append({**r, "workers": workers, "run": k + 1, "load_before": before, "load_after": os.getloadavg()[0],
                          "server_cpu_us_per_request": 1e6 * cpu / max(r["requests"], 1),
                          "startup_s": wall, "rss_mb": memory})
@@ -267,10 +278,10 @@ def measure_workers(env: dict, paths: list[str], workers: int, args) -> list[dic
 
 def print_workers(runs: list[dict]) -> None:
     print(f"\nGET /postcodes/{{pc}} at 64 connections ({runs[0]['tool']}); target p99 <= {P99_TARGET_MS:g} ms")
-    print("workers run   req/s  p50 ms  p99 ms  target  server CPU us/req  load 1m before/after  start-up s  RSS MB")
+    print("workers run   req/s  p50 ms  p99 ms  errors  target  server CPU us/req  load 1m before/after  start-up s  RSS MB")
     for r in runs:
         verdict = "met" if r["p99_ms"] <= P99_TARGET_MS else f"MISSED by {r['p99_ms'] - P99_TARGET_MS:.1f} ms"
-        print(f"{r['workers']:>7} {r['run']:>3} {r['rps']:>7.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}  {verdict:<6}"
+        print(f"{r['workers']:>7} {r['run']:>3} {r['rps']:>7.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['errors']:>7}  {verdict:<6}"
               f"  {r['server_cpu_us_per_request']:>17.0f}  {r['load_before']:>10.2f} / {r['load_after']:<8.2f}"
               f"  {r['startup_s']:>10.1f}  {' + '.join(f'{m:.0f}' for m in r['rss_mb'])}")
 
