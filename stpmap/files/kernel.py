@@ -1,23 +1,36 @@
 """The lookup of a file's postcodes, shared by the file and folder lookups:
-choosing the postcode column, naming and typing the result columns, looking up
-one chunk of postcodes and turning the answers into Arrow arrays (files) or
-plain pandas columns (dask partitions).
+choosing the postcode column and the result fields, naming and typing the result
+columns, and looking up one chunk of postcodes straight into Arrow arrays (no
+pandas on the way).
+
+The result columns are compact: text from a small table (status, message,
+codes and names) is dictionary-encoded, and ``message`` is given only where
+the status is not ``ok`` (null, an empty cell, elsewhere). Which columns are
+added is chosen with *fields* (``--fields``): :data:`DEFAULT_FIELDS` unless
+told otherwise, ``"all"`` for every key of :data:`RESULT_KEYS`.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
-from stpmap.errors import InputError
+from stpmap.errors import ChoiceError, InputError
 from stpmap.files.read import fold_case
 from stpmap.postcodes import results as _results
+from stpmap.postcodes.lookup import CODED_KEYS  # text columns from a small table: dictionary-encoded
 from stpmap.postcodes.results import RESULT_KEYS
 
 #: Words in a header that say a column holds postcodes (for guessing the column).
 POSTCODE_HINTS = ("postcode", "pcd")
 
-#: The Arrow type of each result column, as stpmap.postcodes.results declares it.
+#: The value type of each result column, as stpmap.postcodes.results declares it.
 RESULT_TYPES = {field.name: field.type for field in _results.result_schema()}
+
+#: The result columns added unless ``fields`` says otherwise: the postcode as
+#: read, what happened to it, and where it is (codes, and the footprint's name).
+DEFAULT_FIELDS = ("postcode", "status", "message", "footprint_code", "footprint_name", "ccg_code", "lad_code")
+_CODED_TYPE = pa.dictionary(pa.int16(), pa.string())
 
 
 # ------------------------------------------------------------------ columns
@@ -74,14 +87,48 @@ def postcode_column(columns, column, where: str) -> int:
     return column_index(columns, column, where) if column is not None else guess_postcode_column(columns, where)
 
 
-def result_names(prefix: str = "") -> list[str]:
-    """Names of the columns the lookup adds, ``RESULT_KEYS`` with ``prefix``."""
-    return [f"{prefix}{key}" for key in RESULT_KEYS]
+def choose_fields(fields=None) -> tuple[str, ...]:
+    """The result keys to add: ``None`` for :data:`DEFAULT_FIELDS`; ``"all"`` for
+    every key; else names (a list, or text separated by commas), in the order
+    given, where ``"default"`` stands for the default ones. Names are matched
+    ignoring case and spaces; unknown ones are a :class:`ChoiceError` listing them.
+
+    >>> choose_fields("status, footprint_code")
+    ('status', 'footprint_code')
+    >>> choose_fields("all") == RESULT_KEYS
+    True
+    """
+    if fields is None:
+        return DEFAULT_FIELDS
+    names = fields.split(",") if isinstance(fields, str) else [str(f) for f in fields]
+    names = [fold_case(n) for n in names if str(n).strip()]
+    if not names:
+        raise InputError("No fields given. Name the result columns to add (e.g. --fields status,footprint_code), "
+                         "or give --fields all.")
+    unknown = [n for n in names if n not in RESULT_KEYS and n not in ("all", "default")]
+    if unknown:
+        raise ChoiceError("field" if len(unknown) == 1 else "fields", ", ".join(unknown),
+                          ["all", "default", *RESULT_KEYS])
+    chosen: dict[str, None] = {}
+    for n in names:
+        chosen.update(dict.fromkeys({"all": RESULT_KEYS, "default": DEFAULT_FIELDS}.get(n, (n,))))
+    return tuple(chosen)
 
 
-def result_fields(prefix: str = "") -> list[pa.Field]:
+def result_names(prefix: str = "", fields=RESULT_KEYS) -> list[str]:
+    """Names of the columns the lookup adds: ``fields`` with ``prefix``."""
+    return [f"{prefix}{key}" for key in fields]
+
+
+def arrow_type(key: str) -> pa.DataType:
+    """The Arrow type of a result column in files: dictionary-encoded text for
+    :data:`CODED_KEYS`, else the declared type (``postcode`` text, numbers float64)."""
+    return _CODED_TYPE if key in CODED_KEYS else RESULT_TYPES[key]
+
+
+def result_fields(prefix: str = "", fields=RESULT_KEYS) -> list[pa.Field]:
     """The Arrow fields of the added columns."""
-    return [pa.field(f"{prefix}{key}", kind) for key, kind in RESULT_TYPES.items()]
+    return [pa.field(f"{prefix}{key}", arrow_type(key)) for key in fields]
 
 
 def check_collisions(columns, names, where: str = "the input") -> None:
@@ -96,52 +143,35 @@ def check_collisions(columns, names, where: str = "the input") -> None:
 # ------------------------------------------------------------------ lookups
 
 
-def lookup_frame(postcodes, vintage: int):
-    """``lookup_many``'s frame for ``postcodes``, checked to have one row per postcode."""
+def look_up(postcodes, vintage: int):
+    """The lookup's answers (:class:`stpmap.postcodes.lookup.Answers`) for a chunk of
+    postcodes, checked to have one row per postcode."""
     from stpmap.postcodes import lookup as _lookup
 
-    frame = _lookup.lookup_many(postcodes, vintage=vintage)
-    if len(frame) != len(postcodes):  # never lose or reorder rows silently
-        raise RuntimeError(f"lookup_many returned {len(frame)} rows for {len(postcodes)} postcodes")
-    return frame
+    found = _lookup.answers(postcodes, vintage=vintage)
+    if len(found) != len(postcodes):  # never lose or reorder rows silently
+        raise RuntimeError(f"the lookup returned {len(found)} rows for {len(postcodes)} postcodes")
+    return found
 
 
-def status_counts(frame) -> dict[str, int]:
-    """How many rows of a lookup frame have each status."""
-    return {str(status): int(n) for status, n in frame["status"].value_counts().items()}
+def _dictionary(codes: np.ndarray, labels: list) -> pa.DictionaryArray:
+    missing = codes < 0
+    indices = pa.array(codes.astype(np.int16, copy=False), pa.int16(), mask=missing if missing.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.string()))
 
 
-def result_arrays(frame) -> list[pa.Array]:
-    """The result columns of a lookup frame as Arrow arrays of :data:`RESULT_TYPES`
-    (missing values null), converted once each."""
+def result_arrays(found, fields=RESULT_KEYS) -> list[pa.Array]:
+    """The result columns of :func:`look_up`'s answers as Arrow arrays of :func:`arrow_type`
+    (missing values null; ``message`` only where the status is not ``ok``)."""
     arrays = []
-    for key, kind in RESULT_TYPES.items():
-        array = pa.Array.from_pandas(frame[key])
-        if pa.types.is_dictionary(array.type):
-            array = array.dictionary_decode()
-        arrays.append(array.cast(kind))
-    return arrays
-
-
-def results_frame(frame, prefix: str = "", index=None):
-    """A lookup frame with plain dtypes (text as pandas "str", numbers float64)
-    and prefixed names, for pandas and dask outputs."""
-    import pandas as pd
-
-    columns = {}
-    for key, kind in RESULT_TYPES.items():
-        s = frame[key]
-        if kind == pa.float64():
-            columns[f"{prefix}{key}"] = s.to_numpy(dtype="float64", na_value=float("nan"))
+    for key in fields:
+        if key == "postcode":
+            arrays.append(found.postcodes())
+        elif key in CODED_KEYS:
+            codes, labels = found.codes(key)
+            if key == "message":
+                codes = np.where(found.status_codes() == _results.STATUSES.index("ok"), -1, codes)
+            arrays.append(_dictionary(codes, labels))
         else:
-            columns[f"{prefix}{key}"] = s.astype("str").array
-    return pd.DataFrame(columns, index=index if index is not None else frame.index)
-
-
-def empty_results_frame(prefix: str = ""):
-    """:func:`results_frame` of no rows: the dtypes of the added columns."""
-    import pandas as pd
-
-    empty = pd.DataFrame({key: pd.Series([], dtype="float64" if kind == pa.float64() else "object")
-                          for key, kind in RESULT_TYPES.items()})
-    return results_frame(empty, prefix)
+            arrays.append(pa.array(found.numbers(key), pa.float64(), from_pandas=True))
+    return arrays

@@ -3,16 +3,23 @@
 Every input row is kept, in order, with its columns untouched: CSV cells are
 read as text exactly as written (``"007"``, ``"01/02/2020"``, ``""`` and
 ``"NA"`` come back as they were), Parquet columns keep their types and XLSX
-cells their values. The lookup result columns (:data:`stpmap.postcodes.lookup.RESULT_KEYS`,
-optionally with a prefix) are added after the input's columns. In a CSV of
+cells their values. The lookup result columns (the *fields*: by default
+:data:`stpmap.files.kernel.DEFAULT_FIELDS`, or any keys of
+:data:`stpmap.postcodes.lookup.RESULT_KEYS`), optionally with a prefix, are
+added after the input's columns: compact, text from small tables
+dictionary-encoded and ``message`` only where the status is not ``ok``. In a CSV of
 one column a blank line is a row (an empty postcode, status ``invalid``); in
 a CSV of several columns it is not a row, as in pandas.
 
-CSV and Parquet are streamed in chunks (pyarrow) and written chunk by chunk,
-so a file of tens of millions of rows runs in bounded memory. Everything that
+CSV and Parquet are streamed in chunks (pyarrow, read once, in parallel
+blocks) and written chunk by chunk in a background thread while the next chunk
+is looked up, so a file of tens of millions of rows runs fast and in bounded
+memory. XLSX is read and written whole by openpyxl: slow by nature (the
+progress line says so for big files). Everything that
 can be checked is checked before any work (the file, its format, the column,
-name clashes, the encoding, the vintage, the XLSX row limit), and the output
-is written to a temporary file renamed at the end, so a failed run leaves
+name clashes, the fields, the vintage, the XLSX row limit, the encoding of the
+file's start); the output is written to a temporary file renamed at the end,
+so a failed run (a byte further on that does not decode, a ragged row) leaves
 nothing half-written. The readers are in :mod:`stpmap.files.read`, the writers
 in :mod:`stpmap.files.write` and the lookup of a chunk in :mod:`stpmap.files.kernel`.
 
@@ -44,6 +51,9 @@ from stpmap.files.write import WRITERS, open_output, replaced_at_end
 
 #: Most data rows one XLSX sheet holds (1,048,576 rows less the header).
 XLSX_MAX_ROWS = 1_048_575
+#: From this many rows, the progress line warns that XLSX is slow, with an estimate of the time.
+XLSX_SLOW_ROWS = 50_000
+XLSX_ROWS_PER_SECOND = 20_000  # openpyxl, reading or writing, roughly
 
 
 def default_output(path) -> Path:
@@ -69,6 +79,7 @@ class _Plan:
     prefix: str
     vintage: int
     chunk_rows: int
+    fields: tuple[str, ...]
     attribution: str = ""
 
     @property
@@ -106,17 +117,15 @@ def _check_paths(input, output) -> tuple[Path, FileFormat, Path, FileFormat]:
 
 
 def _check_xlsx_rows(source: InputFile, out: Path) -> None:
-    rows = source.rows
-    if rows is None:
-        rows = source.rows_estimate if source.rows_estimate <= XLSX_MAX_ROWS else source.count_rows()
+    rows = source.rows if source.rows is not None else source.count_rows()  # an XLSX is slow to write anyway
     if rows > XLSX_MAX_ROWS:
         raise InputError(f"{source.path.name} has {rows:,} rows; an XLSX sheet holds at most {XLSX_MAX_ROWS:,}. "
                          f"Write CSV or Parquet instead (--output {out.name.rsplit('.', 1)[0]}.csv or .parquet).")
 
 
-def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet) -> _Plan:
+def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet, fields) -> _Plan:
     """Everything that can be checked, checked: the paths, the options, the
-    column, name clashes, the encoding, the vintage and the XLSX row limit."""
+    column, name clashes, the start of the encoding, the vintage and the XLSX row limit."""
     from stpmap.data.registry import registry
 
     path, in_fmt, out, out_fmt = _check_paths(input, output)
@@ -126,36 +135,72 @@ def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet
         raise InputError(f"chunk_rows must be at least 1, not {chunk_rows}.")
     vintage = registry().check_vintage(vintage)
     prefix = "" if prefix is None else str(prefix)
+    fields = kernel.choose_fields(fields)
     source = open_input(path, encoding=encoding, sheet=sheet, fmt=in_fmt)
     position = kernel.postcode_column(source.header, column, source.where)
-    kernel.check_collisions(source.header, kernel.result_names(prefix), source.where)
+    kernel.check_collisions(source.header, kernel.result_names(prefix, fields), source.where)
     source.check_postcode_column(position)
     WRITERS[out_fmt.kind].check_input(source.schema, source.path.name)
     if out_fmt.kind == "xlsx":
         _check_xlsx_rows(source, out)
-    return _Plan(source, out, out_fmt, position, prefix, vintage, int(chunk_rows))
+    return _Plan(source, out, out_fmt, position, prefix, vintage, int(chunk_rows), fields)
 
 
 # ------------------------------------------------------------------ work
 
 
-def _output_schema(source: InputFile, prefix: str):
+def _output_schema(source: InputFile, prefix: str, fields):
     """The input's fields (dictionaries as their values) and the result fields;
     the input's schema metadata is kept for the writer to use."""
     import pyarrow as pa
 
-    fields = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in source.schema]
-    return pa.schema(fields + kernel.result_fields(prefix), metadata=source.schema.metadata)
+    columns = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in source.schema]
+    return pa.schema(columns + kernel.result_fields(prefix, fields), metadata=source.schema.metadata)
 
 
-def _progress_bar(progress, total: int, name: str):
+def _progress_bar(progress, plan: _Plan):
     if progress is None:
         progress = sys.stderr.isatty()
     if not progress:
         return None
     from tqdm import tqdm
 
+    source, name = plan.source, plan.source.path.name
+    total = source.rows_estimate
+    if "xlsx" in (source.fmt.kind, plan.output_format.kind) and (total or 0) >= XLSX_SLOW_ROWS:
+        minutes = max(1, round(total / XLSX_ROWS_PER_SECOND / 60))
+        name += f" (XLSX is slow by nature: about {minutes} min; CSV or Parquet takes seconds)"
     return tqdm(total=total, unit=" rows", unit_scale=True, file=sys.stderr, desc=name, leave=False)
+
+
+class _Behind:
+    """Runs the writes in one background thread, in order, at most ``depth`` behind,
+    so that reading and looking up the next chunks overlap writing this one
+    (pyarrow's readers, writers and NumPy let go of the GIL while they work)."""
+
+    def __init__(self, write, depth: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.write, self.depth, self.pending = write, depth, []
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stpmap-write")
+
+    def put(self, *args) -> None:
+        self.pending.append(self.pool.submit(self.write, *args))
+        while len(self.pending) > self.depth:
+            self.pending.pop(0).result()  # raises the writer's error here
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            for future in self.pending:
+                if kind is None:
+                    future.result()
+                else:
+                    future.cancel()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
@@ -167,16 +212,17 @@ def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
     meta = {"attribution": plan.attribution, "vintage": str(plan.vintage), "postcode column": plan.column_name,
             "source": source.path.name}
     rows = 0
-    bar = _progress_bar(progress, source.rows_estimate, source.path.name)
+    bar = _progress_bar(progress, plan)
+    schema = _output_schema(source, plan.prefix, plan.fields)
     try:
         with replaced_at_end(plan.output) as tmp:
-            with open_output(tmp, plan.output_format, _output_schema(source, plan.prefix), meta, bom=source.bom,
-                             sheet_title=source.sheet_title) as writer:
+            with open_output(tmp, plan.output_format, schema, meta, bom=source.bom,
+                             sheet_title=source.sheet_title) as writer, _Behind(writer.write) as behind:
                 for chunk in source.chunks(plan.chunk_rows, plan.column):
-                    frame = kernel.lookup_frame(chunk.postcodes, plan.vintage)
-                    for status, n in kernel.status_counts(frame).items():
-                        counts[status] = counts.get(status, 0) + n
-                    writer.write(chunk, kernel.result_arrays(frame))
+                    found = kernel.look_up(chunk.postcodes, plan.vintage)
+                    for status, n in found.status_counts().items():
+                        counts[status] += n
+                    behind.put(chunk, kernel.result_arrays(found, plan.fields))
                     rows += len(chunk.postcodes)
                     if bar is not None:
                         bar.update(len(chunk.postcodes))
@@ -187,7 +233,7 @@ def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
 
 
 def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str = "", chunk_rows: int = 500_000,
-                progress=None, encoding=None, sheet=None) -> dict:
+                progress=None, encoding=None, sheet=None, fields=None) -> dict:
     """Look up the postcodes in one column of a file and write the file again
     with the result columns added.
 
@@ -200,17 +246,20 @@ def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str = 
         from the input's. Default ``<input stem>-stpmap.<ext>`` beside the input.
         Written through a temporary file renamed at the end; never the input.
     vintage : 2017 (default) or 2021.
-    prefix : put before the names of the added columns (``RESULT_KEYS``), to
-        avoid clashes with the input's columns (a clash is an error).
+    prefix : put before the names of the added columns, to avoid clashes with
+        the input's columns (a clash is an error).
     chunk_rows : rows looked up and written at a time (CSV and Parquet stream).
     progress : a progress bar on standard error; ``None``: when it is a terminal.
     encoding : of a CSV input (default UTF-8, with or without BOM), e.g. "cp1252".
     sheet : of an XLSX input (default the first).
+    fields : the result columns to add: ``None`` for
+        :data:`~stpmap.files.kernel.DEFAULT_FIELDS`, ``"all"`` for every key of
+        ``RESULT_KEYS``, or their names (a list, or text separated by commas).
 
     Returns
     -------
     dict with ``input``, ``output``, ``format``, ``column``, ``vintage``,
-    ``rows``, ``statuses`` (a count for each of ``_lookup.STATUSES``),
+    ``fields``, ``rows``, ``statuses`` (a count for each of ``_lookup.STATUSES``),
     ``seconds`` and ``attribution``.
 
     Examples
@@ -224,12 +273,13 @@ def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str = 
     from stpmap.postcodes import lookup as _lookup
 
     plan = _plan(input, column, output, vintage=vintage, prefix=prefix, chunk_rows=chunk_rows, encoding=encoding,
-                 sheet=sheet)
+                 sheet=sheet, fields=fields)
     plan.attribution = registry().attribution(postcodes=True)
     _lookup.index(plan.vintage)
     rows, counts = _look_up_and_write(plan, progress)
     return {
         "input": str(Path(input)), "output": str(plan.output), "format": plan.output_format.kind,
-        "column": plan.column_name, "vintage": plan.vintage, "rows": rows, "statuses": counts,
+        "column": plan.column_name, "vintage": plan.vintage, "fields": list(plan.fields), "rows": rows,
+        "statuses": counts,
         "seconds": time.perf_counter() - started, "attribution": plan.attribution,
     }

@@ -290,12 +290,13 @@ class Parsed:
     """Postcodes parsed in bulk (see :func:`parse`): the input ``text`` (a pyarrow
     string array), and NumPy arrays ``valid``, ``empty``, ``outward_key``, ``inward_code``."""
 
-    __slots__ = ("text", "valid", "empty", "outward_key", "inward_code", "_words", "_code", "_as_given", "_canon")
+    __slots__ = ("text", "valid", "empty", "outward_key", "inward_code", "_words", "_code", "_respelt", "_canon")
 
-    def __init__(self, text, words, code, empty, okey, icode, as_given: bool):
+    def __init__(self, text, words, code, empty, okey, icode, respelt):
         self.text, self.valid, self.empty = text, code > 0, empty
         self.outward_key, self.inward_code = okey, icode
-        self._words, self._code, self._as_given, self._canon = words, code, as_given, None
+        self._words, self._code, self._canon = words, code, None
+        self._respelt = respelt  # the valid rows not written in their canonical form
 
     def __len__(self):
         return len(self.valid)
@@ -310,11 +311,13 @@ class Parsed:
     def postcodes(self):
         """The canonical postcode of each valid row, the input text of the others
         (null where the input was missing), as a pyarrow string array."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        if self._as_given:  # every postcode is written in its canonical form already
+        rows = np.flatnonzero(self._respelt)
+        if not len(rows):  # every postcode is written in its canonical form already
             return self.text
-        return pc.coalesce(self.canonical, self.text)
+        return pc.replace_with_mask(self.text, pa.array(self._respelt), _canonical(self._words[rows], self._code[rows]))
 
 
 def _squeezed(text):
@@ -324,15 +327,14 @@ def _squeezed(text):
     return pc.replace_substring_regex(pc.fill_null(text, ""), r"[\s\p{Z}]+", "")
 
 
-def _as_given(text, words: np.ndarray, code: np.ndarray) -> bool:
-    """Whether every valid row is written as its canonical form: upper case, one space."""
+def _respelt(text, words: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Which valid rows are not written in their canonical form (upper case, one space)."""
     import pyarrow.compute as pc
 
-    ok = code > 0
     one_space = ((code & 7) - 1 + ((code >> 3) & 7)) == 4  # the outward code ends at byte 4
     length = pc.binary_length(text).to_numpy(zero_copy_only=False)
     bare = length == ((code >> 3) & 7) + 4  # no spaces around
-    return bool(np.all(~ok | (one_space & bare & (_lower_case(words) == 0))))
+    return (code > 0) & ~(one_space & bare & (_lower_case(words) == 0))
 
 
 def parse(values) -> Parsed:
@@ -361,7 +363,7 @@ def parse(values) -> Parsed:
         if (code2 > 0).any():
             words = words.copy()
             words[bad], code[bad], okey[bad], icode[bad] = retry, code2, okey2, icode2
-    return Parsed(text, words, code, empty, okey, icode, _as_given(text, words, code))
+    return Parsed(text, words, code, empty, okey, icode, _respelt(text, words, code))
 
 
 _SPECIAL_KEYS = np.array([outward_key("GIR"), outward_key("NPT")], dtype=np.int32)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stpmap.errors import InputError
+from stpmap.errors import ChoiceError, InputError
 from stpmap.files import kernel
 from stpmap.files.lookup_file import lookup_file
 from stpmap.files.read import open_figures, open_input, rebatch
@@ -96,13 +96,37 @@ def test_rebatch_gives_exact_sizes_in_order():
 
 
 def test_declared_result_types_are_the_lookups(lk):
-    frame = lk.lookup_many(["NG1 5DT", "ZZ99 3VZ", None])
+    postcodes = ["NG1 5DT", "ZZ99 3VZ", None, "EH1 1YZ"]
+    frame = lk.lookup_many(postcodes)
     assert list(kernel.RESULT_TYPES) == list(lk.RESULT_KEYS)
     for key, kind in kernel.RESULT_TYPES.items():
         assert (frame[key].dtype.kind == "f") == (kind == pa.float64()), key
-    assert [a.type for a in kernel.result_arrays(frame)] == list(kernel.RESULT_TYPES.values())
-    empty, full = kernel.empty_results_frame("p_"), kernel.results_frame(frame, "p_")
-    assert list(empty.columns) == list(full.columns) and list(empty.dtypes) == list(full.dtypes) and len(empty) == 0
+        # lookup_many's text columns from small tables are categorical, as files' are dictionaries
+        assert isinstance(frame[key].dtype, pd.CategoricalDtype) == (key in kernel.CODED_KEYS), key
+    arrays = kernel.result_arrays(kernel.look_up(postcodes, 2017))
+    assert [a.type for a in arrays] == [f.type for f in kernel.result_fields()]
+    assert [kernel.arrow_type(k) == pa.dictionary(pa.int16(), pa.string()) for k in lk.RESULT_KEYS] == \
+        [k in kernel.CODED_KEYS for k in lk.RESULT_KEYS]
+    by_key = dict(zip(lk.RESULT_KEYS, arrays))
+    for key in lk.RESULT_KEYS:
+        want = frame[key].astype(object).where(frame[key].notna(), None).tolist()
+        if key == "message":  # only where the status is not ok
+            want = [None if st == "ok" else m for st, m in zip(frame["status"], want)]
+        assert by_key[key].to_pylist() == want, key
+    assert by_key["message"].to_pylist()[0] is None and "pseudo-postcode" in by_key["message"].to_pylist()[1]
+
+
+def test_fields_are_chosen_by_name():
+    assert kernel.choose_fields(None) == kernel.DEFAULT_FIELDS
+    assert kernel.choose_fields("all") == kernel.RESULT_KEYS
+    assert kernel.choose_fields(" Status , footprint_code,status") == ("status", "footprint_code")
+    assert kernel.choose_fields(["default", "region"]) == (*kernel.DEFAULT_FIELDS, "region")
+    with pytest.raises(ChoiceError, match=r"Unknown fields 'stp, lat'.*Valid choices: all, default, postcode, status"):
+        kernel.choose_fields("status,stp,lat")
+    with pytest.raises(ChoiceError, match=r"Unknown field 'x'"):
+        kernel.choose_fields(["x"])
+    with pytest.raises(InputError, match=r"No fields given.*--fields all"):
+        kernel.choose_fields(" , ")
 
 
 # ------------------------------------------------------------------ format pairs across chunks
