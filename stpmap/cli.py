@@ -288,12 +288,16 @@ LOOKUP_TABLE = [  # (header, keys joined with a space)
 @click.option("--output", "-o", default=None, metavar="FILE",
               help="File to write, format from its extension (default: <input>-stpmap.<ext> beside the input).")
 @click.option("--prefix", default="", metavar="P", help="Put before the added column names, e.g. stp_ (needed when they clash).")
+@click.option("--fields", default=None, metavar="LIST",
+              help="Result columns to add to --input, separated by commas (default: postcode, status, message, "
+                   "footprint_code, footprint_name, ccg_code, lad_code); 'all' for every one: adds ccg_ods_code, "
+                   "ccg_name, lad_name, region, easting, northing, latitude, longitude, method, distance_m.")
 @click.option("--encoding", default=None, metavar="E", help="Encoding of a CSV input (default UTF-8), e.g. cp1252.")
 @click.option("--sheet", default=None, metavar="S", help="Sheet of an XLSX input (default: the first).")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
               help="dask: a folder (or glob) of Parquet/CSV files to a folder of Parquet files.")
 @click.option("--no-progress", is_flag=True, default=False, help="No progress bar.")
-def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding, sheet, engine, no_progress):
+def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, fields, encoding, sheet, engine, no_progress):
     """Which STP footprint, CCG and local authority a postcode is in.
 
     \b
@@ -301,16 +305,21 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
       stpmap lookup NG1 5DT                        # "NG1 5DT" or NG15DT: one postcode
       stpmap lookup "NG1 5DT" "LS1 4AP" --format json
       stpmap lookup --input patients.csv --column postcode --prefix stp_
+      stpmap lookup -i patients.parquet -c pcd --fields status,footprint_code,region
       stpmap lookup -i gps.xlsx --sheet List -o gps-stp.parquet
       stpmap lookup -i 'extracts/*.parquet' -c pcd -o extracts-stp --engine dask
 
     Each result has a status: ok, invalid, not_found, outside_england,
     no_coordinates or pseudo. Statuses are data: the exit status is 0 whatever
     they are, and 2 for a usage error. --format json always writes a list.
+
+    With --input, the added columns are compact: message only where the
+    status is not ok; Parquet keeps the text columns dictionary-encoded.
+    XLSX in or out is slow by nature: prefer CSV or Parquet for big files.
     """
     from stpmap.errors import InputError
 
-    bulk_only = {"--column": column, "--output": output, "--encoding": encoding, "--sheet": sheet,
+    bulk_only = {"--column": column, "--output": output, "--fields": fields, "--encoding": encoding, "--sheet": sheet,
                  "--prefix": prefix or None, "--engine dask": engine if engine == "dask" else None}
     if input_ is None:
         if not postcodes:
@@ -332,12 +341,12 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
             raise InputError("--encoding and --sheet are for --engine pandas; the dask engine reads UTF-8 CSV and Parquet.")
         from stpmap.files.lookup_folder import lookup_folder
 
-        summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
+        summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix, fields=fields)
     else:
         from stpmap.files.lookup_file import lookup_file
 
         summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
-                              encoding=encoding, sheet=sheet)
+                              encoding=encoding, sheet=sheet, fields=fields)
     _print_summary(summary)
 
 
