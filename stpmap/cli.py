@@ -73,8 +73,9 @@ class _StderrHandler(logging.StreamHandler):
 @click.version_option(package_name="stpmap")
 def main():
     """Maps and postcode lookups for England's STP footprints, from official ONS data."""
-    # one-off work (building the postcode index...) is announced on stderr
-    logger = logging.getLogger("stpmap.postcodes")
+    # one-off work (building the atlas or the postcode index, rebuilding a damaged cache...) is
+    # announced on stderr: every stpmap logger is below "stpmap"
+    logger = logging.getLogger("stpmap")
     if not logger.handlers:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -136,6 +137,33 @@ def data_info(fmt):
             click.echo(f"  {role:22} {ds['title']}")
             click.echo(f"  {'':22} {ds['count']} rows; {ds['licence']}; {'found: ' + ds['found'] if ds['found'] else 'not found locally'}")
     click.echo(f"\n{info['attribution']}")
+
+
+@data.command("verify")
+@click.option("--repair", is_flag=True, default=False, help="Rebuild the damaged folders (sources from the mirror or ONS).")
+def data_verify(repair):
+    """Check every cache folder in full: OK, DAMAGED, STALE or MISSING.
+
+    Exits with status 1 when a folder is damaged (after --repair: still damaged).
+    """
+    import time
+
+    from stpmap import _cache
+    from stpmap.data import verify as _verify
+
+    t = time.perf_counter()
+    findings = _verify.verify(repair=repair)
+    click.echo(f"Cache: {_cache.root()}")
+    for f in findings:
+        click.echo(f"{f.state.upper():8} {f.what:22} {f.folder}")
+        for problem in f.problems:
+            click.echo(f"{'':8} {problem}")
+        if f.state == _cache.DAMAGED:
+            click.echo(f"{'':8} Fix: {f.fix}")
+    damaged = sum(f.state == _cache.DAMAGED for f in findings)
+    click.echo(f"{damaged} damaged folder(s); checked in {time.perf_counter() - t:.1f} s.", err=True)
+    if damaged:
+        sys.exit(1)
 
 
 # ------------------------------------------------------------ footprints
@@ -287,7 +315,9 @@ LOOKUP_TABLE = [  # (header, keys joined with a space)
               help="The postcode column of --input (default: the one header containing 'postcode' or 'pcd').")
 @click.option("--output", "-o", default=None, metavar="FILE",
               help="File to write, format from its extension (default: <input>-stpmap.<ext> beside the input).")
-@click.option("--prefix", default="", metavar="P", help="Put before the added column names, e.g. stp_ (needed when they clash).")
+@click.option("--prefix", default=None, metavar="P",
+              help="Put before the added column names, e.g. stp_ (default: none, or stpmap_ when a name clashes with "
+                   "a column of --input).")
 @click.option("--fields", default=None, metavar="LIST",
               help="Result columns to add to --input, separated by commas (default: postcode, status, message, "
                    "footprint_code, footprint_name, ccg_code, lad_code); 'all' for every one: adds ccg_ods_code, "
@@ -297,14 +327,18 @@ LOOKUP_TABLE = [  # (header, keys joined with a space)
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
               help="dask: a folder (or glob) of Parquet/CSV files to a folder of Parquet files.")
 @click.option("--no-progress", is_flag=True, default=False, help="No progress bar.")
-def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, fields, encoding, sheet, engine, no_progress):
+@click.option("--escape-formulas", is_flag=True, default=False,
+              help="CSV output: put a ' before text starting with = + - @ (or tab, CR), so that spreadsheets never run "
+                   "it as a formula (XLSX: mark such cells as text). Default: cells as they were.")
+def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, fields, encoding, sheet, engine, no_progress,
+               escape_formulas):
     """Which STP footprint, CCG and local authority a postcode is in.
 
     \b
     Examples:
       stpmap lookup NG1 5DT                        # "NG1 5DT" or NG15DT: one postcode
       stpmap lookup "NG1 5DT" "LS1 4AP" --format json
-      stpmap lookup --input patients.csv --column postcode --prefix stp_
+      stpmap lookup --input patients.csv --column postcode   # adds stpmap_postcode...
       stpmap lookup -i patients.parquet -c pcd --fields status,footprint_code,region
       stpmap lookup -i gps.xlsx --sheet List -o gps-stp.parquet
       stpmap lookup -i 'extracts/*.parquet' -c pcd -o extracts-stp --engine dask
@@ -320,7 +354,8 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, fields, 
     from stpmap.errors import InputError
 
     bulk_only = {"--column": column, "--output": output, "--fields": fields, "--encoding": encoding, "--sheet": sheet,
-                 "--prefix": prefix or None, "--engine dask": engine if engine == "dask" else None}
+                 "--prefix": prefix, "--engine dask": engine if engine == "dask" else None,
+                 "--escape-formulas": escape_formulas or None}
     if input_ is None:
         if not postcodes:
             raise InputError("Give postcodes (stpmap lookup \"NG1 5DT\") or a file (stpmap lookup --input FILE).")
@@ -337,17 +372,41 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, fields, 
                          "sets the format (--output FILE.csv, .xlsx or .parquet).")
     progress = False if no_progress else None
     if engine == "dask":
-        if encoding or sheet:
-            raise InputError("--encoding and --sheet are for --engine pandas; the dask engine reads UTF-8 CSV and Parquet.")
+        if encoding or sheet or escape_formulas:
+            raise InputError("--encoding, --sheet and --escape-formulas are for --engine pandas; the dask engine reads "
+                             "UTF-8 CSV and Parquet, and writes Parquet, whose cells no spreadsheet runs as formulas.")
         from stpmap.files.lookup_folder import lookup_folder
 
-        summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix, fields=fields)
+        with _warnings_on_stderr():
+            summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix, fields=fields)
     else:
         from stpmap.files.lookup_file import lookup_file
 
-        summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
-                              encoding=encoding, sheet=sheet, fields=fields)
+        with _warnings_on_stderr():
+            summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
+                                  encoding=encoding, sheet=sheet, escape_formulas=escape_formulas, fields=fields)
     _print_summary(summary)
+
+
+@contextmanager
+def _warnings_on_stderr():
+    """stpmap's warnings (a prefix chosen, cells cut) printed on stderr as they come, plainly."""
+    import warnings
+
+    from stpmap.errors import StpmapWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StpmapWarning):
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StpmapWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _join_postcodes(args) -> list[str]:

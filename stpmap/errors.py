@@ -1,4 +1,4 @@
-"""Exceptions. Every message names the problem and the fix."""
+"""Exceptions and warnings. Every message names the problem and the fix."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ class StpmapError(Exception):
 
 class DataError(StpmapError):
     """A source file is missing, unreadable or not what the registry says."""
+
+
+class CacheError(DataError):
+    """A cache folder cannot be written, or is damaged and cannot be rebuilt where it is."""
 
 
 class ChoiceError(StpmapError, ValueError):
@@ -23,3 +27,8 @@ class ChoiceError(StpmapError, ValueError):
 
 class InputError(StpmapError, ValueError):
     """The user's input (a file, a column, a value) cannot be used as given."""
+
+
+class StpmapWarning(UserWarning):
+    """Something done that the user should know of (a name chosen for them, a
+    cell cut short); the CLI prints these on standard error."""

@@ -24,19 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory, atlas_cache):
     tmp = tmp_path_factory.mktemp("wheel")
+    # nothing of the checkout may leak in: no PYTHONPATH, and the run starts outside the repository
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["STPMAP_CACHE"] = str(atlas_cache)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp / "dist"), str(ROOT)], check=True, capture_output=True, text=True)
+                    "-w", str(tmp / "dist"), str(ROOT)], check=True, capture_output=True, text=True, env=env)
     wheels = list((tmp / "dist").glob("stpmap-*.whl"))
     assert len(wheels) == 1, wheels
     env_dir = tmp / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     py = env_dir / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheels[0])],
-                   check=True, capture_output=True, text=True)
+    # --force-reinstall: the development install of stpmap is visible through the system site-packages
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall",
+                    str(wheels[0])], check=True, capture_output=True, text=True, env=env)
     work = tmp / "elsewhere"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["STPMAP_CACHE"] = str(atlas_cache)
     return {"python": py, "stpmap": env_dir / "bin" / "stpmap", "cwd": work, "env": env, "venv": env_dir}
 
 

@@ -2,11 +2,15 @@
 
 Layers read from disk are kept in memory, keyed by the file's path, inode,
 size and modification time, so a rebuilt atlas (or another cache folder) is
-never answered from an older copy.
+never answered from an older copy. An atlas whose files do not match the
+checksums of its manifest (see :func:`stpmap._cache.damage`) is rebuilt
+before anything is read from it; where it cannot be, that is a
+:class:`~stpmap.errors.CacheError` saying how to rebuild it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 from pathlib import Path
@@ -15,7 +19,9 @@ from stpmap import _cache
 from stpmap.data import build as _build
 from stpmap.data.build import SPATIAL_LAYERS, TABLE_LAYERS, layer_file
 from stpmap.data.registry import registry
-from stpmap.errors import ChoiceError
+from stpmap.errors import CacheError, ChoiceError
+
+log = logging.getLogger("stpmap.data")
 
 #: One build at a time: threads asking for a missing atlas wait for the first one's build.
 _build_lock = threading.Lock()
@@ -31,13 +37,37 @@ def is_current(vintage: int) -> bool:
     return _cache.is_current(_cache.atlas_folder(vintage), _build.expected_manifest())
 
 
+def fix(vintage: int) -> str:
+    """How to rebuild the vintage's atlas by hand."""
+    return (f"Rebuild it with `stpmap data build --vintage {vintage}` where the cache can be written, or remove "
+            f"the folder, or choose another cache folder (STPMAP_CACHE).")
+
+
 def ensure(vintage=None, progress: bool = True) -> Path:
-    """The folder of the vintage's atlas, building it first if needed."""
+    """The folder of the vintage's atlas, building it first if needed (also when
+    its files do not match the checksums of its manifest)."""
     vintage = registry().check_vintage(vintage)
+    folder = _cache.atlas_folder(vintage)
     with _build_lock:
-        if not is_current(vintage):
+        state, problems = _cache.state(folder, _build.expected_manifest())
+        if state in (_cache.MISSING, _cache.STALE):
+            _cache.require_writable(folder)
+            log.info("Building the %s atlas from the official ONS files (once; about 10 s)...", vintage)
             _build.build(vintage, progress=progress)
-    return _cache.atlas_folder(vintage)
+        elif state == _cache.DAMAGED:
+            _rebuild_damaged(vintage, folder, problems, progress)
+    return folder
+
+
+def _rebuild_damaged(vintage: int, folder: Path, problems: list[str], progress: bool) -> None:
+    what = "; ".join(problems)
+    _cache.log.warning("The atlas in %s is damaged (%s); rebuilding it.", folder, what)
+    try:
+        _cache.require_writable(folder)
+        _build.build(vintage, progress=progress)
+    except CacheError as exc:
+        raise CacheError(f"The atlas in {folder} is damaged ({what}) and cannot be rebuilt there: {exc} "
+                         f"{fix(vintage)}") from None
 
 
 def available_layers(vintage: int) -> list[str]:
@@ -65,12 +95,43 @@ def _read(path: Path, spatial: bool, identity: tuple):
     return pd.read_parquet(path)
 
 
+def _checked_read(name: str, vintage: int, read):
+    """``read(path)`` of the layer's file. A file that cannot be read although
+    the stamp said the atlas was intact makes the atlas be checked in full,
+    rebuilt if damaged and read again; a damaged atlas is never a reader's
+    traceback (ArrowInvalid...), but rebuilt or a :class:`CacheError`."""
+    path = _layer_path(name, vintage)
+    try:
+        return read(path)
+    except Exception as first:
+        before = _file_identity(path)
+        _cache.forget_verified(path.parent)
+        path = _layer_path(name, vintage)  # checks the atlas in full; rebuilds a damaged one
+        if _file_identity(path) == before:
+            raise  # the file is as built: not damage
+        try:
+            return read(path)
+        except Exception:
+            raise CacheError(f"Cannot read the layer {name!r} of the {vintage} atlas from {path} ({first}). "
+                             f"{fix(vintage)}") from None
+
+
+def _file_identity(path: Path):
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def layer(name: str, vintage=None):
     """One layer as a GeoDataFrame (spatial) or DataFrame (table); a fresh copy."""
     vintage = registry().check_vintage(vintage)
-    path = _layer_path(name, vintage)
-    st = path.stat()
-    return _read(path, name in SPATIAL_LAYERS, (st.st_ino, st.st_size, st.st_mtime_ns)).copy()
+
+    def read(path):
+        return _read(path, name in SPATIAL_LAYERS, _file_identity(path))
+
+    return _checked_read(name, vintage, read).copy()
 
 
 def table(name: str, vintage=None, columns=None):
@@ -78,7 +139,10 @@ def table(name: str, vintage=None, columns=None):
     import pyarrow.parquet as pq
 
     vintage = registry().check_vintage(vintage)
-    path = _layer_path(name, vintage)
-    schema = pq.read_schema(path)
-    cols = [c for c in (columns or schema.names) if c != "geometry"]
-    return pq.read_table(path, columns=cols).to_pandas()
+
+    def read(path):
+        schema = pq.read_schema(path)
+        cols = [c for c in (columns or schema.names) if c != "geometry"]
+        return pq.read_table(path, columns=cols).to_pandas()
+
+    return _checked_read(name, vintage, read)

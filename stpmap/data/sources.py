@@ -68,6 +68,11 @@ def find_source(ds: Dataset, mirror: Path | None = None) -> Path | None:
     """Where the dataset's file is on this machine, or None."""
     mirror = Path(mirror) if mirror else _settings.mirror_folder()
     if mirror is not None:
+        if Path(mirror).is_file():
+            raise DataError(
+                f"Mirror {mirror} is a file, not a folder. Give the folder that holds the ONS files "
+                "(--mirror DIR / STPMAP_MIRROR), or unset it to download from the ONS Open Geography Portal."
+            )
         if not Path(mirror).is_dir():
             raise DataError(
                 f"Mirror folder {mirror} does not exist. Fix --mirror / STPMAP_MIRROR, "

@@ -12,10 +12,12 @@ told otherwise, ``"all"`` for every key of :data:`RESULT_KEYS`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 
-from stpmap.errors import ChoiceError, InputError
+from stpmap.errors import ChoiceError, InputError, StpmapWarning
 from stpmap.files.read import fold_case
 from stpmap.postcodes import results as _results
 from stpmap.postcodes.lookup import CODED_KEYS  # text columns from a small table: dictionary-encoded
@@ -131,13 +133,57 @@ def result_fields(prefix: str = "", fields=RESULT_KEYS) -> list[pa.Field]:
     return [pa.field(f"{prefix}{key}", arrow_type(key)) for key in fields]
 
 
-def check_collisions(columns, names, where: str = "the input") -> None:
-    """Error if a result column would take the name of an input column."""
+#: Put before the added column names when one would take the name of an input
+#: column and no prefix was given (then ``stpmap2_``, ``stpmap3_``... if that clashes too).
+DEFAULT_PREFIX = "stpmap_"
+
+
+def _clashes(columns, prefix: str, fields=RESULT_KEYS) -> list[str]:
     taken = {str(c) for c in columns}
-    clash = [n for n in names if n in taken]
+    return [n for n in result_names(prefix, fields) if n in taken]
+
+
+def _free_prefix(columns, fields=RESULT_KEYS) -> str:
+    """:data:`DEFAULT_PREFIX`, or the first of ``stpmap2_``, ``stpmap3_``... that clashes with no column."""
+    n, prefix = 1, DEFAULT_PREFIX
+    while _clashes(columns, prefix, fields):
+        n += 1
+        prefix = f"{DEFAULT_PREFIX[:-1]}{n}_"
+    return prefix
+
+
+def check_collisions(columns, prefix: str, where: str = "the input", fields=RESULT_KEYS) -> None:
+    """Error if a result column (of ``fields``) named with ``prefix`` would take the name of an input column."""
+    clash = _clashes(columns, prefix, fields)
     if clash:
-        raise InputError(f"{where[0].upper()}{where[1:]} already has column(s) named {_quoted_list(clash)}, which the "
-                         "lookup adds. Give the added columns a prefix, e.g. --prefix stp_ (prefix='stp_' in Python).")
+        free = _free_prefix(columns, fields)
+        raise InputError(f"The lookup adds column(s) named {_quoted_list(clash)}, which {where} already has. "
+                         f"Give another prefix, e.g. --prefix {free} (prefix={free!r} in Python), or leave "
+                         "--prefix out: stpmap then prefixes the added columns only when their names clash.")
+
+
+def result_prefix(columns, prefix: str | None, where: str = "the input", fields=RESULT_KEYS) -> str:
+    """The prefix of the added columns (those of ``fields``). ``None``: none, unless
+    a name clashes with an input column; then :data:`DEFAULT_PREFIX` (said in a
+    StpmapWarning), so that the input's columns keep their names. A prefix given
+    (even ``""``) is used as it is, and an error if a name still clashes.
+
+    >>> result_prefix(["id", "pcd"], None), result_prefix(["id", "pcd"], "stp_")
+    ('', 'stp_')
+    """
+    if prefix is not None:
+        check_collisions(columns, str(prefix), where, fields)
+        return str(prefix)
+    clash = _clashes(columns, "", fields)
+    if not clash:
+        return ""
+    chosen = _free_prefix(columns, fields)
+    named = ", ".join(chosen + key for key in fields[:2]) + ("..." if len(fields) > 2 else "")
+    warnings.warn(f"{where} already has column(s) named {_quoted_list(clash)}, which the lookup adds: so that "
+                  f"yours keep their names, the added columns are named {named} "
+                  "(give --prefix P, prefix='P' in Python, to name them otherwise).",
+                  StpmapWarning, stacklevel=4)  # the caller of lookup_file or lookup_folder
+    return chosen
 
 
 # ------------------------------------------------------------------ lookups
@@ -160,13 +206,34 @@ def _dictionary(codes: np.ndarray, labels: list) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.string()))
 
 
+def _postcodes(found) -> pa.Array:
+    """The ``postcode`` column, which echoes the text of invalid postcodes: never text
+    that a spreadsheet would run as a formula (such a postcode is left empty)."""
+    import pyarrow.compute as pc
+
+    from stpmap.files.write import FORMULA_PATTERN
+
+    postcodes = found.postcodes()
+    invalid = np.flatnonzero(~found.parsed.valid)
+    if not len(invalid):
+        return postcodes
+    risky = pc.fill_null(pc.match_substring_regex(postcodes.take(pa.array(invalid)), "^" + FORMULA_PATTERN), False)
+    risky = risky.to_numpy(zero_copy_only=False)
+    if not risky.any():
+        return postcodes
+    mask = np.zeros(len(postcodes), dtype=bool)
+    mask[invalid[risky]] = True
+    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), postcodes)
+
+
 def result_arrays(found, fields=RESULT_KEYS) -> list[pa.Array]:
     """The result columns of :func:`look_up`'s answers as Arrow arrays of :func:`arrow_type`
-    (missing values null; ``message`` only where the status is not ``ok``)."""
+    (missing values null; ``message`` only where the status is not ``ok``; ``postcode``
+    never formula-like)."""
     arrays = []
     for key in fields:
         if key == "postcode":
-            arrays.append(found.postcodes())
+            arrays.append(_postcodes(found))
         elif key in CODED_KEYS:
             codes, labels = found.codes(key)
             if key == "message":

@@ -7,7 +7,10 @@ cells their values. The lookup result columns (the *fields*: by default
 :data:`stpmap.files.kernel.DEFAULT_FIELDS`, or any keys of
 :data:`stpmap.postcodes.lookup.RESULT_KEYS`), optionally with a prefix, are
 added after the input's columns: compact, text from small tables
-dictionary-encoded and ``message`` only where the status is not ``ok``. In a CSV of
+dictionary-encoded and ``message`` only where the status is not ``ok``. When
+one of their names is already an input column's and no prefix is given, they
+are all named with the prefix ``stpmap_`` (a :class:`~stpmap.errors.StpmapWarning`
+says so), so that the input's columns keep their names. In a CSV of
 one column a blank line is a row (an empty postcode, status ``invalid``); in
 a CSV of several columns it is not a row, as in pandas.
 
@@ -30,6 +33,14 @@ in :mod:`stpmap.files.write` and the lookup of a chunk in :mod:`stpmap.files.ker
 
 Written CSV quotes every text cell (pyarrow's CSV writer); read it back with
 any CSV reader, e.g. ``pandas.read_csv(path, dtype=str, keep_default_na=False)``.
+CSV keeps the input's cells byte for byte, even text a spreadsheet would run
+as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+return); ``escape_formulas=True`` puts a ``'`` before such text in every
+column (OWASP's advice for CSV opened in spreadsheets). XLSX cells holding
+text are always text cells, never formulas; text longer than the 32,767
+characters of an XLSX cell is cut, with a warning naming the cells. The
+``postcode`` result column never echoes formula-like input: such an invalid
+postcode is left empty (its status stays ``invalid``).
 CSV files carry no comment lines: the licence attribution is in the summary
 (and printed by ``stpmap lookup``), in Parquet file metadata
 (``stpmap.attribution``, ``stpmap.vintage``) and in an ``attribution`` sheet
@@ -81,6 +92,7 @@ class _Plan:
     chunk_rows: int
     fields: tuple[str, ...]
     attribution: str = ""
+    escape_formulas: bool = False
 
     @property
     def column_name(self) -> str:
@@ -123,7 +135,7 @@ def _check_xlsx_rows(source: InputFile, out: Path) -> None:
                          f"Write CSV or Parquet instead (--output {out.name.rsplit('.', 1)[0]}.csv or .parquet).")
 
 
-def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet, fields) -> _Plan:
+def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet, fields, escape_formulas=False) -> _Plan:
     """Everything that can be checked, checked: the paths, the options, the
     column, name clashes, the start of the encoding, the vintage and the XLSX row limit."""
     from stpmap.data.registry import registry
@@ -133,17 +145,20 @@ def _plan(input, column, output, *, vintage, prefix, chunk_rows, encoding, sheet
         raise InputError(f"--sheet is for XLSX input; {path.name} is {in_fmt.kind.upper()}.")
     if int(chunk_rows) < 1:
         raise InputError(f"chunk_rows must be at least 1, not {chunk_rows}.")
+    if escape_formulas and not WRITERS[out_fmt.kind].spreadsheet:
+        raise InputError(f"--escape-formulas is for CSV and XLSX output; {out.name} is {out_fmt.kind.capitalize()}, whose "
+                         "cells no spreadsheet runs as formulas. Leave the option out, or write .csv or .xlsx.")
     vintage = registry().check_vintage(vintage)
-    prefix = "" if prefix is None else str(prefix)
     fields = kernel.choose_fields(fields)
     source = open_input(path, encoding=encoding, sheet=sheet, fmt=in_fmt)
     position = kernel.postcode_column(source.header, column, source.where)
-    kernel.check_collisions(source.header, kernel.result_names(prefix, fields), source.where)
+    prefix = kernel.result_prefix(source.header, prefix, source.where, fields)
     source.check_postcode_column(position)
     WRITERS[out_fmt.kind].check_input(source.schema, source.path.name)
     if out_fmt.kind == "xlsx":
         _check_xlsx_rows(source, out)
-    return _Plan(source, out, out_fmt, position, prefix, vintage, int(chunk_rows), fields)
+    return _Plan(source, out, out_fmt, position, prefix, vintage, int(chunk_rows), fields,
+                 escape_formulas=bool(escape_formulas))
 
 
 # ------------------------------------------------------------------ work
@@ -216,8 +231,8 @@ def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
     schema = _output_schema(source, plan.prefix, plan.fields)
     try:
         with replaced_at_end(plan.output) as tmp:
-            with open_output(tmp, plan.output_format, schema, meta, bom=source.bom,
-                             sheet_title=source.sheet_title) as writer, _Behind(writer.write) as behind:
+            with open_output(tmp, plan.output_format, schema, meta, bom=source.bom, sheet_title=source.sheet_title,
+                             escape_formulas=plan.escape_formulas) as writer, _Behind(writer.write) as behind:
                 for chunk in source.chunks(plan.chunk_rows, plan.column):
                     found = kernel.look_up(chunk.postcodes, plan.vintage)
                     for status, n in found.status_counts().items():
@@ -232,8 +247,8 @@ def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
     return rows, counts
 
 
-def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str = "", chunk_rows: int = 500_000,
-                progress=None, encoding=None, sheet=None, fields=None) -> dict:
+def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str | None = None, chunk_rows: int = 500_000,
+                progress=None, encoding=None, sheet=None, escape_formulas: bool = False, fields=None) -> dict:
     """Look up the postcodes in one column of a file and write the file again
     with the result columns added.
 
@@ -246,20 +261,27 @@ def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str = 
         from the input's. Default ``<input stem>-stpmap.<ext>`` beside the input.
         Written through a temporary file renamed at the end; never the input.
     vintage : 2017 (default) or 2021.
-    prefix : put before the names of the added columns, to avoid clashes with
-        the input's columns (a clash is an error).
+    prefix : put before the names of the added columns. ``None`` (default): no
+        prefix, unless a name clashes with an input column; then ``stpmap_``
+        (said in a StpmapWarning). A prefix given (``""`` too) that still
+        clashes is an error.
     chunk_rows : rows looked up and written at a time (CSV and Parquet stream).
     progress : a progress bar on standard error; ``None``: when it is a terminal.
     encoding : of a CSV input (default UTF-8, with or without BOM), e.g. "cp1252".
     sheet : of an XLSX input (default the first).
+    escape_formulas : CSV and XLSX output: put a ``'`` before text starting
+        with ``=``, ``+``, ``-``, ``@``, tab or carriage return in every text
+        column of a CSV (XLSX: mark such cells as Excel marks text typed after
+        a ``'``, keeping the text as it is). Default: cells as they were.
     fields : the result columns to add: ``None`` for
         :data:`~stpmap.files.kernel.DEFAULT_FIELDS`, ``"all"`` for every key of
         ``RESULT_KEYS``, or their names (a list, or text separated by commas).
 
     Returns
     -------
-    dict with ``input``, ``output``, ``format``, ``column``, ``vintage``,
-    ``fields``, ``rows``, ``statuses`` (a count for each of ``_lookup.STATUSES``),
+    dict with ``input``, ``output``, ``format``, ``column``, ``prefix`` (of the
+    added columns), ``vintage``, ``fields``, ``rows``, ``statuses`` (a count for
+    each of ``_lookup.STATUSES``),
     ``seconds`` and ``attribution``.
 
     Examples
@@ -273,13 +295,14 @@ def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str = 
     from stpmap.postcodes import lookup as _lookup
 
     plan = _plan(input, column, output, vintage=vintage, prefix=prefix, chunk_rows=chunk_rows, encoding=encoding,
-                 sheet=sheet, fields=fields)
+                 sheet=sheet, fields=fields, escape_formulas=escape_formulas)
     plan.attribution = registry().attribution(postcodes=True)
     _lookup.index(plan.vintage)
     rows, counts = _look_up_and_write(plan, progress)
     return {
         "input": str(Path(input)), "output": str(plan.output), "format": plan.output_format.kind,
-        "column": plan.column_name, "vintage": plan.vintage, "fields": list(plan.fields), "rows": rows,
+        "column": plan.column_name, "prefix": plan.prefix, "vintage": plan.vintage, "fields": list(plan.fields),
+        "rows": rows,
         "statuses": counts,
         "seconds": time.perf_counter() - started, "attribution": plan.attribution,
     }

@@ -65,7 +65,8 @@ def _input_files(input) -> tuple[list[Path], str, str | None, str]:
         raise InputError(f"No Parquet or CSV files in {where}. The dask engine reads .parquet, .csv, .csv.gz, .tsv and .txt files.")
     if len(kinds) > 1:
         shown = ", ".join(f"{len(v)} {k[0]}" + (" (tab)" if k[1] == "\t" else "") for k, v in kinds.items())
-        raise InputError(f"{where[0].upper()}{where[1:]} mixes file formats ({shown}). Give a glob that picks one, e.g. 'folder/*.parquet'.")
+        raise InputError(f"The input mixes file formats: {where} holds {shown}. Give a glob that picks one, "
+                         "e.g. 'folder/*.parquet'.")
     (kind, delimiter), files = next(iter(kinds.items()))
     return files, kind, delimiter, where
 
@@ -102,13 +103,14 @@ def _utf8_only(where: str):
                          "the files, or look each one up with --engine pandas --encoding cp1252.") from None
 
 
-def _check_files(files: list[Path], column, prefix: str, fields, where: str) -> str:
-    """The postcode column's name, checked in every file's header before any work:
-    present and text, no clash with the added names, and the same columns in each file."""
+def _check_files(files: list[Path], column, prefix: str | None, fields, where: str) -> tuple[str, str]:
+    """The postcode column's name, checked in every file's header before any work
+    (present and text, the same columns in each file), and the prefix of the
+    added names (:func:`kernel.result_prefix`)."""
     with _utf8_only(where):
         first = open_input(files[0])
     name = first.header[kernel.postcode_column(first.header, column, where)]
-    kernel.check_collisions(first.header, kernel.result_names(prefix, fields), where)
+    prefix = kernel.result_prefix(first.header, prefix, where, fields)
     for f in files:
         with _utf8_only(where):
             source = first if f == files[0] else open_input(f)
@@ -116,7 +118,18 @@ def _check_files(files: list[Path], column, prefix: str, fields, where: str) -> 
             raise InputError(f"{f.name} has other columns than {files[0].name} ({_shown(source.header)} vs "
                              f"{_shown(first.header)}). Every file of {where} needs the same columns.")
         source.check_postcode_column(source.header.index(name))
-    return name
+    return name, prefix
+
+
+def _require_dask() -> None:
+    """A clear error, naming the extra to install, when dask is missing."""
+    import importlib
+
+    try:
+        importlib.import_module("dask")
+    except ImportError as exc:
+        raise InputError(f"The dask engine (--engine dask, lookup_folder) needs dask ({exc}). "
+                         "Install it: pip install 'stpmap[dask]'") from None
 
 
 def _shown(columns) -> str:
@@ -154,7 +167,8 @@ def _write_folder(files: list[Path], out: Path, column: str, vintage: int, prefi
     return list(done)
 
 
-def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", scheduler=None, fields=None) -> dict:
+def lookup_folder(input, column, output, *, vintage=None, prefix: str | None = None, scheduler=None,
+                  fields=None) -> dict:
     """Look up the postcodes in ``column`` of every Parquet or CSV file of a folder
     (or glob) and write them, with the result columns added, as a folder of Parquet files.
 
@@ -166,7 +180,10 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
     output : a folder that does not exist yet (or is empty); written under a
         temporary name and renamed at the end.
     vintage : 2017 (default) or 2021.
-    prefix : before the added column names, to avoid clashes (a clash is an error).
+    prefix : before the added column names. ``None`` (default): none, unless
+        a name clashes with an input column; then ``stpmap_`` (said in a
+        StpmapWarning). A prefix given (``""`` too) that still clashes is an error.
+        The ``postcode`` result never echoes formula-like input (left empty).
     scheduler : passed to ``dask.compute``; ``None`` uses dask's default, or
         the active ``distributed.Client``.
     fields : the result columns to add, as for :func:`~stpmap.files.lookup_file.lookup_file`.
@@ -174,19 +191,19 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
     Returns
     -------
     dict with ``input``, ``output``, ``files``, ``partitions`` (one per file),
-    ``column``, ``vintage``, ``fields``, ``rows``, ``statuses`` (a count for each
+    ``column``, ``prefix``, ``vintage``, ``fields``, ``rows``, ``statuses`` (a count for each
     status), ``seconds`` and ``attribution``.
     """
     started = time.perf_counter()
     from stpmap.data.registry import registry
     from stpmap.postcodes import lookup as _lookup
 
+    _require_dask()
     files, _, _, where = _input_files(input)
     out = _output_folder(input, output, files)
     vintage = registry().check_vintage(vintage)
-    prefix = "" if prefix is None else str(prefix)
     fields = kernel.choose_fields(fields)
-    column_name = _check_files(files, column, prefix, fields, where)
+    column_name, prefix = _check_files(files, column, prefix, fields, where)
 
     _lookup.index(vintage)  # built here once: the workers load it from the cache
     done = _write_folder(files, out, column_name, vintage, prefix, fields, where, scheduler)
@@ -196,7 +213,7 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str = "", sche
             statuses[s] = statuses.get(s, 0) + n
     return {
         "input": str(input), "output": str(out), "format": "parquet", "files": len(files), "partitions": len(files),
-        "column": str(column_name), "vintage": vintage, "fields": list(fields), "rows": sum(p["rows"] for p in done),
+        "column": str(column_name), "prefix": prefix, "vintage": vintage, "fields": list(fields), "rows": sum(p["rows"] for p in done),
         "statuses": statuses, "seconds": time.perf_counter() - started,
         "attribution": registry().attribution(postcodes=True),
     }

@@ -49,7 +49,7 @@ import numpy as np
 
 from stpmap import _cache
 from stpmap.data.registry import registry
-from stpmap.errors import DataError
+from stpmap.errors import CacheError, DataError
 from stpmap.postcodes import parse as _parse
 from stpmap.postcodes import results as _results
 from stpmap.postcodes.results import DIRECTORY_TITLE
@@ -87,16 +87,64 @@ def _save(folder: Path, arrays: dict, meta: dict) -> None:
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
 
 
-def _load(folder: Path, names, expected: dict) -> tuple[dict, dict] | None:
-    """The folder's arrays (memory-mapped) and manifest, or None when it is
-    missing, unreadable or stale (its manifest differs from ``expected``)."""
-    if not _cache.is_current(folder, expected):
-        return None
+def _mapped(folder: Path, names) -> tuple[dict, dict] | None:
+    """The folder's arrays (memory-mapped) and manifest; None when unreadable."""
     try:
         arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in names}
     except (OSError, ValueError):
         return None
-    return arrays, _cache.read_manifest(folder)
+    meta = _cache.read_manifest(folder)
+    return None if meta is None else (arrays, meta)
+
+
+def _load_or_build(folder: Path, names, expected: dict, build, canary_problems) -> tuple[dict, dict]:
+    """The folder's arrays (memory-mapped) and manifest, built first when it
+    is missing or stale (its manifest differs from ``expected``) and rebuilt
+    when damaged: its files differ from the checksums of its manifest (see
+    :func:`stpmap._cache.damage`), or ``canary_problems(arrays, meta)``, a
+    few known postcodes looked up again, names a problem. A damaged folder that cannot be
+    rebuilt where it is is a :class:`CacheError` saying what to do."""
+    state, problems = _cache.state(folder, expected)
+    if state == _cache.OK:
+        loaded = _mapped(folder, names)
+        try:
+            problems = canary_problems(*loaded) if loaded is not None else ["its arrays cannot be read"]
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            problems = [f"its manifest does not fit its arrays ({exc!r})"]
+        if not problems:
+            return loaded
+        _cache.forget_verified(folder)
+        problems = _cache.damage(folder, full=True) or problems
+        state = _cache.DAMAGED
+    if state == _cache.DAMAGED:
+        log.warning("The postcode index in %s is damaged (%s); rebuilding it.", folder, "; ".join(problems))
+    try:
+        _cache.require_writable(folder)
+        build()
+    except CacheError as exc:
+        if state != _cache.DAMAGED:
+            raise
+        raise CacheError(f"The postcode index in {folder} is damaged ({'; '.join(problems)}) and cannot be rebuilt "
+                         f"there: {exc} Remove the folder, or run `stpmap data verify --repair` where the cache "
+                         "can be written.") from None
+    loaded = _mapped(folder, names)
+    if loaded is None:
+        raise CacheError(f"The postcode index just built in {folder} cannot be read. Remove the folder and try again.")
+    return loaded
+
+
+def _answer_problems(canaries, answer) -> list[str]:
+    """The canaries (postcodes with their answers, recorded in the manifest
+    at build) whose answer now, ``answer(canary)``, differs from the one recorded."""
+    wrong = []
+    for canary in canaries:
+        try:
+            ok = answer(canary)
+        except (IndexError, KeyError, ValueError, TypeError):
+            ok = False
+        if not ok:
+            wrong.append(str(canary.get("postcode")) if isinstance(canary, dict) else repr(canary))
+    return [f"known postcodes answer differently: {', '.join(wrong)}"] if wrong else []
 
 
 # ---------------------------------------------------------------- directory
@@ -265,6 +313,7 @@ def build_directory(progress: bool = False) -> Path:
         "with_coordinates": int(np.isfinite(coords[:, :2]).all(axis=1).sum()), "seconds": round(time.perf_counter() - t0, 2),
     }
     arrays = {"out_slot": out_slot, "table": table, "coords": coords, "laua": laua.astype(np.int16), "country": country}
+    meta["canaries"] = _directory_canaries(df["pcd"], arrays)
     target = _cache.postcodes_folder("directory")
     _save(target, arrays, meta)
     return target
@@ -300,12 +349,48 @@ def directory() -> Directory:
 def _directory_at(folder: str, identity) -> Directory:
     """The directory in ``folder``, loaded (or built) once for each ``identity`` of its manifest."""
     with _lock:
-        expected = {"format": FORMAT, "package_version": _package_version()}
-        loaded = _load(Path(folder), DIRECTORY_ARRAYS, expected)
-        if loaded is None:
-            build_directory()
-            loaded = _load(Path(folder), DIRECTORY_ARRAYS, expected)
+        loaded = _load_or_build(Path(folder), DIRECTORY_ARRAYS, _directory_expected(), build_directory,
+                                _directory_problems)
         return Directory(*loaded)
+
+
+def _directory_expected() -> dict:
+    """What a current postcode directory records."""
+    return {"format": FORMAT, "package_version": _package_version()}
+
+
+#: How many postcodes, evenly spread, are recorded with their answers at build and looked up again on each load.
+CANARIES = 12
+
+
+def _canary_rows(n: int) -> list[int]:
+    return sorted(set(np.linspace(0, n - 1, CANARIES).astype(int).tolist())) if n else []
+
+
+def _nan_as_none(values) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def _directory_canaries(pcd, arrays: dict) -> list[dict]:
+    """A few postcodes of the directory with their row, district, country and coordinates."""
+    return [{"postcode": _parse.canonical_postcode(pcd.iloc[r]), "row": r, "laua": int(arrays["laua"][r]),
+             "country": int(arrays["country"][r]), "coords": _nan_as_none(arrays["coords"][r])}
+            for r in _canary_rows(len(pcd))]
+
+
+def _directory_problems(arrays: dict, meta: dict) -> list[str]:
+    """The directory's canaries looked up again (see :func:`_load_or_build`)."""
+    d = Directory(arrays, meta)
+
+    def answer(c):
+        row = d.row(*_parse.index_keys(c["postcode"]))
+        return (row == c["row"] and int(d.laua[row]) == c["laua"] and int(d.country[row]) == c["country"]
+                and _nan_as_none(d.coords[row]) == c["coords"])
+
+    sizes = {len(d.laua), len(d.country), len(d.coords)}
+    if len(d.out_slot) != _parse.OUTWARD_SPACE or len(d.table) % _parse.INWARD_SPACE or sizes != {d.size}:
+        return ["its arrays have the wrong sizes"]
+    return _answer_problems(meta.get("canaries", []), answer)
 
 
 # ---------------------------------------------------------------- vintage index
@@ -565,6 +650,7 @@ def build_vintage(vintage: int, progress: bool = False) -> Path:
         "format": FORMAT, "vintage": vintage, "directory": postcode_directory.meta["package_version"],
         "atlas_built": (_atlas.manifest(vintage) or {}).get("built"),
         "registry": registry().fingerprint(),
+        "canaries": _vintage_canaries(postcode_directory, assign, distance),
         "seconds": round(time.perf_counter() - t0, 2),
         "methods": {reasons[r].method: int((reason == r).sum()) for r in (reasons.lad, reasons.point_in_polygon, reasons.nearest)},
         "reasons": names,
@@ -599,11 +685,29 @@ def _vintage_at(vintage: int, folder: str, identity, directory_identity) -> Vint
     with _lock:
         postcode_directory = directory()
         reasons = _results.REASONS
-        loaded = _load(Path(folder), VINTAGE_ARRAYS, _vintage_expected(vintage, postcode_directory, reasons))
-        if loaded is None or len(loaded[0]["assign"]) != postcode_directory.size:
-            build_vintage(vintage)
-            loaded = _load(Path(folder), VINTAGE_ARRAYS, _vintage_expected(vintage, postcode_directory, reasons))
+        expected = _vintage_expected(vintage, postcode_directory, reasons)
+
+        def problems(arrays: dict, meta: dict) -> list[str]:
+            if len(arrays["assign"]) != postcode_directory.size or len(arrays["distance"]) != postcode_directory.size:
+                return ["its arrays have the wrong sizes"]
+            return _answer_problems(meta.get("canaries", []), lambda c: _vintage_answer(postcode_directory, arrays, c))
+
+        loaded = _load_or_build(Path(folder), VINTAGE_ARRAYS, expected, lambda: build_vintage(vintage), problems)
         return VintageIndex(*loaded, postcode_directory, reasons)
+
+
+def _vintage_answer(postcode_directory: Directory, arrays: dict, canary: dict) -> bool:
+    """Whether the vintage index answers a canary as recorded (see :func:`_vintage_canaries`)."""
+    row = postcode_directory.row(*_parse.index_keys(canary["postcode"]))
+    return row >= 0 and canary == {"postcode": canary["postcode"], "combo": int(arrays["assign"][row]),
+                      "distance": _nan_as_none(arrays["distance"][row:row + 1])[0]}
+
+
+def _vintage_canaries(postcode_directory: Directory, assign: np.ndarray, distance: np.ndarray) -> list[dict]:
+    """The directory's canary postcodes with their placement in the vintage (a row of ``combos``)."""
+    return [{"postcode": c["postcode"], "combo": int(assign[c["row"]]),
+             "distance": _nan_as_none(distance[c["row"]:c["row"] + 1])[0]}
+            for c in postcode_directory.meta.get("canaries", [])]
 
 
 def _vintage_expected(vintage: int, postcode_directory: Directory, reasons: _results.Reasons) -> dict:
@@ -615,6 +719,18 @@ def _vintage_expected(vintage: int, postcode_directory: Directory, reasons: _res
     built = _atlas.manifest(vintage).get("built") if _atlas.is_current(vintage) else "(stale atlas)"
     return {"format": FORMAT, "vintage": vintage, "directory": postcode_directory.meta["package_version"],
             "registry": registry().fingerprint(), "atlas_built": built, "reasons": reasons.names()}
+
+
+def cache_folders() -> list[tuple[str, Path, dict, object]]:
+    """Each postcode cache folder: what it is, where, what a current one
+    records, and how to build it (for checking them all: ``stpmap data verify``)."""
+    expected = _directory_expected()
+    stub = SimpleNamespace(meta={"package_version": expected["package_version"]})
+    folders = [("postcode directory", _cache.postcodes_folder("directory"), expected, build_directory)]
+    for vintage in registry().vintages:
+        folders.append((f"postcode index {vintage}", _vintage_folder(vintage),
+                        _vintage_expected(vintage, stub, _results.REASONS), functools.partial(build_vintage, vintage)))
+    return folders
 
 
 def clear_memo() -> None:

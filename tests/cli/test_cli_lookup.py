@@ -127,10 +127,59 @@ def test_bulk_errors_exit_2(run, tmp_path):
     assert "--format is for postcodes on the command line" in r.stderr
     clash = tmp_path / "clash.csv"
     clash.write_text("postcode,region\nNG1 5DT,x\n")
-    r = run("lookup", "--input", str(clash), "--fields", "all", code=2)  # region is not among the default fields
+    r = run("lookup", "--input", str(clash), "--prefix", "", "--fields", "all", code=2)  # a prefix given that clashes
     assert "'postcode', 'region'" in r.stderr and "--prefix" in r.stderr
     run("lookup", "--input", str(clash), "--prefix", "stp_", "--no-progress")
     assert (tmp_path / "clash-stpmap.csv").exists()
+
+
+def test_bulk_postcode_column_gets_a_default_prefix_said_on_stderr(run, tmp_path):
+    src = tmp_path / "patients.csv"
+    src.write_text('id,postcode\n1,NG1 5DT\n2,"=HYPERLINK(""http://x"",""c"")"\n')
+    r = run("lookup", "--input", str(src), "--column", "postcode", "--no-progress")
+    assert r.stderr.startswith("Warning: patients.csv already has column(s) named 'postcode'")
+    assert "stpmap_postcode, stpmap_status" in r.stderr and "--prefix" in r.stderr
+    rows = list(csv.reader(io.StringIO((tmp_path / "patients-stpmap.csv").read_text())))
+    assert rows[0][:4] == ["id", "postcode", "stpmap_postcode", "stpmap_status"]
+    assert rows[1][:4] == ["1", "NG1 5DT", "NG1 5DT", "ok"]
+    assert rows[2][:4] == ["2", '=HYPERLINK("http://x","c")', "", "invalid"]  # kept; never echoed
+    r = run("lookup", "--input", str(src), "--prefix", "stp_", "-o", str(tmp_path / "b.csv"), "--no-progress")
+    assert "Warning" not in r.stderr
+    r = run("lookup", "--input", str(src), "--prefix", "", "-o", str(tmp_path / "c.csv"), code=2)
+    assert "Error: The lookup adds column(s) named 'postcode', which patients.csv already has" in r.stderr
+    assert "--prefix stpmap_" in r.stderr and not (tmp_path / "c.csv").exists()
+
+
+def test_bulk_escape_formulas(run, tmp_path):
+    src = tmp_path / "list.csv"
+    src.write_text('pcd,note\nNG1 5DT,"=1+1"\nLS1 4AP,@x\n')
+    run("lookup", "-i", str(src), "-o", str(tmp_path / "plain.csv"), "--no-progress")
+    run("lookup", "-i", str(src), "-o", str(tmp_path / "safe.csv"), "--escape-formulas", "--no-progress")
+    plain = list(csv.reader(io.StringIO((tmp_path / "plain.csv").read_text())))
+    safe = list(csv.reader(io.StringIO((tmp_path / "safe.csv").read_text())))
+    assert [r[1] for r in plain[1:]] == ["=1+1", "@x"] and [r[1] for r in safe[1:]] == ["'=1+1", "'@x"]
+    r = run("lookup", "-i", str(src), "-o", str(tmp_path / "x.parquet"), "--escape-formulas", code=2)
+    assert "--escape-formulas is for CSV and XLSX output" in r.stderr
+    r = run("lookup", "NG1 5DT", "--escape-formulas", code=2)
+    assert "--escape-formulas only apply to --input FILE" in r.stderr
+
+
+def test_bulk_xlsx_cut_cells_said_on_stderr(run, tmp_path):
+    src = tmp_path / "long.csv"
+    src.write_text("pcd,note\nNG1 5DT,short\nLS1 4AP," + "x" * 40_000 + "\n")
+    r = run("lookup", "-i", str(src), "-o", str(tmp_path / "long.xlsx"), "--no-progress")
+    assert "Warning: 1 cell was longer than the 32,767 characters an XLSX cell holds" in r.stderr
+    assert "column 'note': 1 cell, sheet row 3)" in r.stderr
+
+
+def test_bulk_dask_missing_names_the_extra(run, tmp_path, monkeypatch):
+    folder = tmp_path / "extracts"
+    folder.mkdir()
+    (folder / "a.csv").write_text("pcd\nNG1 5DT\n")
+    monkeypatch.setitem(sys.modules, "dask", None)  # as if dask were not installed
+    monkeypatch.setitem(sys.modules, "dask.dataframe", None)
+    r = run("lookup", "-i", str(folder), "-o", str(tmp_path / "out"), "--engine", "dask", code=2)
+    assert "pip install 'stpmap[dask]'" in r.stderr and "Traceback" not in r.output + r.stderr
 
 
 def test_single_lookup_stays_light(lk, tmp_path):

@@ -90,3 +90,25 @@ def test_missing_mirror_folder(tmp_path, fresh_cache):
 def test_unknown_vintage_lists_valid_ones():
     with pytest.raises(ChoiceError, match=r"Unknown vintage 2019. Valid choices: 2017, 2021"):
         registry().check_vintage(2019)
+
+
+def test_a_mirror_that_is_a_file_says_so(tmp_path, fresh_cache, monkeypatch):
+    f = tmp_path / "geodata.zip"
+    f.write_bytes(b"PK")
+    monkeypatch.setenv("STPMAP_MIRROR", str(f))
+    with pytest.raises(DataError, match=r"is a file, not a folder\. Give the folder that holds the ONS files"):
+        _sources.fetch(2017, progress=False)
+
+
+def test_the_first_build_is_announced_on_stderr(mirror, fresh_cache, monkeypatch):
+    """A first command builds the atlas (seconds of work): the CLI says so."""
+    from click.testing import CliRunner
+
+    from stpmap.cli import main
+
+    monkeypatch.setenv("STPMAP_MIRROR", str(mirror))
+    result = CliRunner().invoke(main, ["footprints", "--format", "csv"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Building the 2017 atlas from the official ONS files" in result.stderr
+    again = CliRunner().invoke(main, ["footprints", "--format", "csv"], catch_exceptions=False)
+    assert "Building" not in again.stderr

@@ -19,7 +19,7 @@ import pytest
 
 from stpmap.files import kernel
 from stpmap.files import lookup_file as _bulk
-from stpmap.errors import ChoiceError, InputError
+from stpmap.errors import ChoiceError, InputError, StpmapWarning
 from stpmap.postcodes.lookup import RESULT_KEYS
 from stpmap.data.registry import attribution
 
@@ -329,8 +329,8 @@ def test_column_guess_needs_exactly_one(no_work, tmp_path):
 
 def test_result_columns_may_not_clash(lk, tmp_path):
     src = write_csv(tmp_path / "p.csv", ["postcode", "status", "x"], [["NG1 5DT", "active", "1"]])
-    with pytest.raises(InputError) as e:
-        _bulk.lookup_file(src, "postcode", progress=False)
+    with pytest.raises(InputError) as e:  # a prefix given that clashes (no prefix by default: see test_safety)
+        _bulk.lookup_file(src, "postcode", prefix="", progress=False)
     assert "'postcode', 'status'" in str(e.value) and "--prefix" in str(e.value)
     assert not (tmp_path / "p-stpmap.csv").exists()
     _bulk.lookup_file(src, "postcode", prefix="stp_", progress=False)
@@ -460,8 +460,11 @@ def test_fields_choose_the_added_columns(lk, tmp_path):
     clash = write_csv(tmp_path / "clash.csv", ["postcode", "region"], [["NG1 5DT", "x"]])
     s = _bulk.lookup_file(clash, "postcode", tmp_path / "c.csv", fields="status,footprint_code", progress=False)
     assert read_csv_rows(tmp_path / "c.csv")[0] == ["postcode", "region", "status", "footprint_code"]
-    with pytest.raises(InputError, match=r"already has column\(s\) named 'region'.*--prefix"):
-        _bulk.lookup_file(clash, "postcode", tmp_path / "d.csv", fields="status,region", progress=False)
+    with pytest.warns(StpmapWarning, match=r"named 'region'.*stpmap_status, stpmap_region"):
+        s = _bulk.lookup_file(clash, "postcode", tmp_path / "d.csv", fields="status,region", progress=False)
+    assert s["prefix"] == "stpmap_"
+    with pytest.raises(InputError, match=r"adds column\(s\) named 'region', which clash.csv already has.*--prefix"):
+        _bulk.lookup_file(clash, "postcode", tmp_path / "e.csv", fields="status,region", prefix="", progress=False)
 
 
 def test_unknown_fields_are_refused_before_any_work(no_work, tmp_path):

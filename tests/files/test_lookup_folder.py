@@ -136,7 +136,7 @@ def test_errors_before_work(lk, parquet_folder, csv_folder, tmp_path, monkeypatc
         _bulk_dask.lookup_folder(folder, "postcode", tmp_path / "o1")
     with pytest.raises(InputError, match=r"'postcode'.*--prefix"):
         pq.write_table(pa.table({"id": ["1"], "postcode": ["NG1 5DT"]}), tmp_path / "clash.parquet")
-        _bulk_dask.lookup_folder(tmp_path / "clash.parquet", "id", tmp_path / "o2")
+        _bulk_dask.lookup_folder(tmp_path / "clash.parquet", "id", tmp_path / "o2", prefix="")
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("mine")
