@@ -65,6 +65,8 @@ XLSX_MAX_ROWS = 1_048_575
 #: From this many rows, the progress line warns that XLSX is slow, with an estimate of the time.
 XLSX_SLOW_ROWS = 50_000
 XLSX_ROWS_PER_SECOND = 20_000  # openpyxl, reading or writing, roughly
+#: Chunks looked up at once (each in a thread), while the next is read and the last written.
+LOOKUP_THREADS = 2
 
 
 def default_output(path) -> Path:
@@ -188,63 +190,81 @@ def _progress_bar(progress, plan: _Plan):
     return tqdm(total=total, unit=" rows", unit_scale=True, file=sys.stderr, desc=name, leave=False)
 
 
-class _Behind:
-    """Runs the writes in one background thread, in order, at most ``depth`` behind,
-    so that reading and looking up the next chunks overlap writing this one
-    (pyarrow's readers, writers and NumPy let go of the GIL while they work)."""
+class _Stage:
+    """Runs ``work`` on each item put in, in ``workers`` background threads, at most
+    ``depth`` items ahead, and hands the results to ``then`` in the order put in.
+    Stages overlap reading, looking up and writing (pyarrow's readers and writers,
+    its compute functions and NumPy let go of the GIL while they work)."""
 
-    def __init__(self, write, depth: int = 2):
+    def __init__(self, work, then=None, *, workers: int = 1, depth: int = 2):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.write, self.depth, self.pending = write, depth, []
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stpmap-write")
+        self.work, self.then, self.depth, self.pending = work, then, depth, []
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stpmap")
 
     def put(self, *args) -> None:
-        self.pending.append(self.pool.submit(self.write, *args))
+        self.pending.append(self.pool.submit(self.work, *args))
         while len(self.pending) > self.depth:
-            self.pending.pop(0).result()  # raises the writer's error here
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        result = self.pending.pop(0).result()  # raises the work's error here
+        if self.then is not None:
+            self.then(result)
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, exc, tb):
         try:
-            for future in self.pending:
-                if kind is None:
-                    future.result()
-                else:
-                    future.cancel()
+            if kind is None:
+                while self.pending:
+                    self._hand_on()
         finally:
+            for future in self.pending:
+                future.cancel()
             self.pool.shutdown(wait=True)
 
 
 def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
-    """Look up every chunk and write it; return the rows done and the status counts."""
+    """Look up every chunk and write it, in order: chunks are read in this thread,
+    looked up two at a time and written in another; return the rows done and the
+    status counts."""
     from stpmap.postcodes import lookup as _lookup
 
     source = plan.source
     counts = {status: 0 for status in _lookup.STATUSES}
     meta = {"attribution": plan.attribution, "vintage": str(plan.vintage), "postcode column": plan.column_name,
             "source": source.path.name}
-    rows = 0
+    done = [0]
     bar = _progress_bar(progress, plan)
     schema = _output_schema(source, plan.prefix, plan.fields)
+
+    def look_up(chunk):
+        found = kernel.look_up(chunk.postcodes, plan.vintage)
+        return chunk, found.status_counts(), kernel.result_arrays(found, plan.fields)
+
     try:
         with replaced_at_end(plan.output) as tmp:
             with open_output(tmp, plan.output_format, schema, meta, bom=source.bom, sheet_title=source.sheet_title,
-                             escape_formulas=plan.escape_formulas) as writer, _Behind(writer.write) as behind:
-                for chunk in source.chunks(plan.chunk_rows, plan.column):
-                    found = kernel.look_up(chunk.postcodes, plan.vintage)
-                    for status, n in found.status_counts().items():
+                             escape_formulas=plan.escape_formulas) as writer, _Stage(writer.write) as writes:
+
+                def deliver(looked_up):
+                    chunk, statuses, results = looked_up
+                    for status, n in statuses.items():
                         counts[status] += n
-                    behind.put(chunk, kernel.result_arrays(found, plan.fields))
-                    rows += len(chunk.postcodes)
+                    writes.put(chunk, results)
+                    done[0] += len(chunk.postcodes)
                     if bar is not None:
                         bar.update(len(chunk.postcodes))
+
+                with _Stage(look_up, deliver, workers=LOOKUP_THREADS) as lookups:
+                    for chunk in source.chunks(plan.chunk_rows, plan.column):
+                        lookups.put(chunk)
     finally:
         if bar is not None:
             bar.close()
-    return rows, counts
+    return done[0], counts
 
 
 def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str | None = None, chunk_rows: int = 500_000,
