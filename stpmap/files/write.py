@@ -173,6 +173,14 @@ class OutputFile:
     def write(self, chunk, results: list[pa.Array]) -> None:
         raise NotImplementedError
 
+    def prepare(self, chunk, results: list[pa.Array]):
+        """What :meth:`write_prepared` writes for a chunk. It may run in several
+        threads at once (CSV encodes its text there); the writes run in order."""
+        return chunk, results
+
+    def write_prepared(self, prepared) -> None:
+        self.write(*prepared)
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -211,7 +219,8 @@ class CsvOutput(OutputFile):
             schema = pa.schema([f.with_name("'" + f.name if formula_like(f.name) else f.name) for f in schema],
                                metadata=schema.metadata)
         self.schema = schema
-        self.writer = pacsv.CSVWriter(self.stream, schema, write_options=pacsv.WriteOptions(delimiter=fmt.delimiter))
+        self.options = pacsv.WriteOptions(delimiter=fmt.delimiter, include_header=False)
+        pacsv.write_csv(schema.empty_table(), self.stream, pacsv.WriteOptions(delimiter=fmt.delimiter))  # the header
 
     @classmethod
     def check_input(cls, schema, where):
@@ -221,15 +230,25 @@ class CsvOutput(OutputFile):
                 raise InputError(f"The column {f.name!r} of {where} holds {t}, which CSV cannot hold. "
                                  "Write Parquet instead (--output FILE.parquet).")
 
-    def write(self, chunk, results):
+    def prepare(self, chunk, results):
+        """The chunk's CSV text (pyarrow's writer, into memory): chunks are encoded in parallel."""
+        import pyarrow.csv as pacsv
+
         results = [a.dictionary_decode() if pa.types.is_dictionary(a.type) else a for a in results]
         table = _output_table(chunk, results, self.schema)
         if self.escape:
             table = pa.Table.from_arrays([with_formulas_escaped(c) for c in table.columns], schema=self.schema)
-        self.writer.write_table(table)
+        text = pa.BufferOutputStream()
+        pacsv.write_csv(table, text, self.options)
+        return text.getvalue()
+
+    def write_prepared(self, prepared):
+        self.stream.write(prepared)
+
+    def write(self, chunk, results):
+        self.write_prepared(self.prepare(chunk, results))
 
     def close(self):
-        self.writer.close()
         if not self.stream.closed:
             self.stream.close()
 
