@@ -65,8 +65,8 @@ XLSX_MAX_ROWS = 1_048_575
 #: From this many rows, the progress line warns that XLSX is slow, with an estimate of the time.
 XLSX_SLOW_ROWS = 50_000
 XLSX_ROWS_PER_SECOND = 20_000  # openpyxl, reading or writing, roughly
-#: Chunks looked up at once (each in a thread), while the next is read and the last written.
-LOOKUP_THREADS = 2
+#: Threads looking up chunks while the next is read and the last written (writing is the slower step).
+LOOKUP_THREADS = 1
 
 
 def default_output(path) -> Path:
@@ -228,8 +228,8 @@ class _Stage:
 
 def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
     """Look up every chunk and write it, in order: chunks are read in this thread,
-    looked up (and, for CSV, encoded) two at a time and written in another; return
-    the rows done and the status counts."""
+    looked up in another and written in a third; return the rows done and the
+    status counts."""
     from stpmap.postcodes import lookup as _lookup
 
     source = plan.source
@@ -240,27 +240,27 @@ def _look_up_and_write(plan: _Plan, progress) -> tuple[int, dict[str, int]]:
     bar = _progress_bar(progress, plan)
     schema = _output_schema(source, plan.prefix, plan.fields)
 
-    def look_up(chunk, writer):
+    def look_up(chunk):
         found = kernel.look_up(chunk.postcodes, plan.vintage)
-        return len(chunk.postcodes), found.status_counts(), writer.prepare(chunk, kernel.result_arrays(found, plan.fields))
+        return chunk, found.status_counts(), kernel.result_arrays(found, plan.fields)
 
     try:
         with replaced_at_end(plan.output) as tmp:
             with open_output(tmp, plan.output_format, schema, meta, bom=source.bom, sheet_title=source.sheet_title,
-                             escape_formulas=plan.escape_formulas) as writer, _Stage(writer.write_prepared) as writes:
+                             escape_formulas=plan.escape_formulas) as writer, _Stage(writer.write) as writes:
 
                 def deliver(looked_up):
-                    rows, statuses, prepared = looked_up
+                    chunk, statuses, results = looked_up
                     for status, n in statuses.items():
                         counts[status] += n
-                    writes.put(prepared)
-                    done[0] += rows
+                    writes.put(chunk, results)
+                    done[0] += len(chunk.postcodes)
                     if bar is not None:
-                        bar.update(rows)
+                        bar.update(len(chunk.postcodes))
 
                 with _Stage(look_up, deliver, workers=LOOKUP_THREADS) as lookups:
                     for chunk in source.chunks(plan.chunk_rows, plan.column):
-                        lookups.put(chunk, writer)
+                        lookups.put(chunk)
     finally:
         if bar is not None:
             bar.close()

@@ -173,14 +173,6 @@ class OutputFile:
     def write(self, chunk, results: list[pa.Array]) -> None:
         raise NotImplementedError
 
-    def prepare(self, chunk, results: list[pa.Array]):
-        """What :meth:`write_prepared` writes for a chunk. It may run in several
-        threads at once (CSV encodes its text there); the writes run in order."""
-        return chunk, results
-
-    def write_prepared(self, prepared) -> None:
-        self.write(*prepared)
-
     def close(self) -> None:
         raise NotImplementedError
 
@@ -219,8 +211,7 @@ class CsvOutput(OutputFile):
             schema = pa.schema([f.with_name("'" + f.name if formula_like(f.name) else f.name) for f in schema],
                                metadata=schema.metadata)
         self.schema = schema
-        self.options = pacsv.WriteOptions(delimiter=fmt.delimiter, include_header=False)
-        pacsv.write_csv(schema.empty_table(), self.stream, pacsv.WriteOptions(delimiter=fmt.delimiter))  # the header
+        self.writer = pacsv.CSVWriter(self.stream, schema, write_options=pacsv.WriteOptions(delimiter=fmt.delimiter))
 
     @classmethod
     def check_input(cls, schema, where):
@@ -230,25 +221,15 @@ class CsvOutput(OutputFile):
                 raise InputError(f"The column {f.name!r} of {where} holds {t}, which CSV cannot hold. "
                                  "Write Parquet instead (--output FILE.parquet).")
 
-    def prepare(self, chunk, results):
-        """The chunk's CSV text (pyarrow's writer, into memory): chunks are encoded in parallel."""
-        import pyarrow.csv as pacsv
-
+    def write(self, chunk, results):
         results = [a.dictionary_decode() if pa.types.is_dictionary(a.type) else a for a in results]
         table = _output_table(chunk, results, self.schema)
         if self.escape:
             table = pa.Table.from_arrays([with_formulas_escaped(c) for c in table.columns], schema=self.schema)
-        text = pa.BufferOutputStream()
-        pacsv.write_csv(table, text, self.options)
-        return text.getvalue()
-
-    def write_prepared(self, prepared):
-        self.stream.write(prepared)
-
-    def write(self, chunk, results):
-        self.write_prepared(self.prepare(chunk, results))
+        self.writer.write_table(table)
 
     def close(self):
+        self.writer.close()
         if not self.stream.closed:
             self.stream.close()
 
