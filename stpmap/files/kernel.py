@@ -12,6 +12,7 @@ told otherwise, ``"all"`` for every key of :data:`RESULT_KEYS`.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from stpmap.errors import ChoiceError, InputError, StpmapWarning
 from stpmap.files.read import fold_case
+from stpmap.postcodes import parse as _parse
 from stpmap.postcodes import results as _results
 from stpmap.postcodes.lookup import CODED_KEYS  # text columns from a small table: dictionary-encoded
 from stpmap.postcodes.results import RESULT_KEYS
@@ -200,10 +202,14 @@ def look_up(postcodes, vintage: int):
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def _labels(labels: tuple) -> pa.Array:
+    return _parse.text_array(labels)
+
+
 def _dictionary(codes: np.ndarray, labels: list) -> pa.DictionaryArray:
-    missing = codes < 0
-    indices = pa.array(codes.astype(np.int16, copy=False), pa.int16(), mask=missing if missing.any() else None)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.string()))
+    indices = _parse.fixed_array(codes.astype(np.int16, copy=False), pa.int16(), valid=codes >= 0)
+    return pa.DictionaryArray.from_arrays(indices, _labels(tuple(labels)))
 
 
 def _postcodes(found) -> pa.Array:
@@ -217,13 +223,13 @@ def _postcodes(found) -> pa.Array:
     invalid = np.flatnonzero(~found.parsed.valid)
     if not len(invalid):
         return postcodes
-    risky = pc.fill_null(pc.match_substring_regex(postcodes.take(pa.array(invalid)), "^" + FORMULA_PATTERN), False)
-    risky = risky.to_numpy(zero_copy_only=False)
+    echoed = postcodes.take(_parse.fixed_array(invalid.astype(np.int64), pa.int64()))
+    risky = _parse.true_of(pc.match_substring_regex(echoed, "^" + FORMULA_PATTERN))
     if not risky.any():
         return postcodes
-    mask = np.zeros(len(postcodes), dtype=bool)
-    mask[invalid[risky]] = True
-    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), postcodes)
+    keep = np.ones(len(postcodes), dtype=bool)
+    keep[invalid[risky]] = False
+    return pc.if_else(_parse.bool_array(keep), postcodes, _parse.blank_texts(len(postcodes), null=True))
 
 
 def result_arrays(found, fields=RESULT_KEYS) -> list[pa.Array]:
@@ -240,5 +246,6 @@ def result_arrays(found, fields=RESULT_KEYS) -> list[pa.Array]:
                 codes = np.where(found.status_codes() == _results.STATUSES.index("ok"), -1, codes)
             arrays.append(_dictionary(codes, labels))
         else:
-            arrays.append(pa.array(found.numbers(key), pa.float64(), from_pandas=True))
+            values = found.numbers(key)
+            arrays.append(_parse.fixed_array(values, pa.float64(), valid=~np.isnan(values)))
     return arrays

@@ -173,6 +173,81 @@ def _shape_table() -> np.ndarray:
 _SHAPES = _shape_table()
 
 
+# ------------------------------------------------------------------ Arrow arrays from NumPy
+#
+# Made from buffers: pyarrow.array(), pyarrow.scalar() and compute functions given Python scalars
+# import pandas (pyarrow checks for pandas objects), a quarter of a second that a file lookup,
+# which needs no pandas, would pay in every process.
+
+
+def _bitmap(mask: np.ndarray):
+    import pyarrow as pa
+
+    return pa.py_buffer(np.packbits(mask, bitorder="little"))
+
+
+def fixed_array(values: np.ndarray, kind, valid: np.ndarray | None = None):
+    """A pyarrow array of ``kind`` (fixed width, as ``values``' dtype) of NumPy
+    ``values``; null where ``valid`` is False."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    nulls = None if valid is None or valid.all() else _bitmap(valid)
+    return pa.Array.from_buffers(kind, len(values), [nulls, pa.py_buffer(values)])
+
+
+def bool_array(mask: np.ndarray):
+    """A pyarrow boolean array of a NumPy one."""
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, _bitmap(np.asarray(mask, dtype=bool))])
+
+
+def text_array(texts, valid: np.ndarray | None = None):
+    """A pyarrow string array of Python strings (null where ``valid`` is False)."""
+    import pyarrow as pa
+
+    data = [t.encode() for t in texts]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    nulls = None if valid is None or valid.all() else _bitmap(valid)
+    return pa.Array.from_buffers(pa.string(), len(data), [nulls, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+
+
+def blank_texts(n: int, null: bool = False):
+    """``n`` empty strings (or nulls), as a pyarrow string array."""
+    import pyarrow as pa
+
+    nulls = _bitmap(np.zeros(n, dtype=bool)) if null else None
+    return pa.Array.from_buffers(pa.string(), n, [nulls, pa.py_buffer(np.zeros(n + 1, np.int32)), pa.py_buffer(b"")])
+
+
+def valid_of(array) -> np.ndarray:
+    """Which entries of a pyarrow array are not null, as a NumPy array."""
+    n = len(array)
+    if not array.null_count:
+        return np.ones(n, dtype=bool)
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little", count=array.offset + n)[array.offset:].astype(bool)
+
+
+def true_of(array) -> np.ndarray:
+    """Which entries of a pyarrow boolean array are true (null counts as false)."""
+    n = len(array)
+    bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little", count=array.offset + n)[array.offset:].astype(bool) & valid_of(array)
+
+
+def text_lengths(text) -> np.ndarray:
+    """The length in bytes of each string of a pyarrow string array (0 where null)."""
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
+    return np.where(valid_of(text), np.diff(offsets), 0)
+
+
+# ------------------------------------------------------------------ reading in bulk
+
+
 def _string_array(values):
     """Anything list-like of text as one pyarrow string array (nulls kept)."""
     import pyarrow as pa
@@ -209,9 +284,9 @@ def _right_aligned(text) -> np.ndarray:
     n = len(text)
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
-    fits = pc.less_equal(pc.binary_length(text), _WIDTH)
-    if text.null_count or not pc.all(fits).as_py():
-        text = pc.if_else(pc.fill_null(fits, False), text, "")
+    fits = valid_of(text) & (text_lengths(text) <= _WIDTH)
+    if not fits.all():
+        text = pc.if_else(bool_array(fits), text, blank_texts(n))
     padded = pc.ascii_lpad(text, _WIDTH, " ")
     data = padded.buffers()[2]
     start = padded.offset * _WIDTH
@@ -317,14 +392,16 @@ class Parsed:
         rows = np.flatnonzero(self._respelt)
         if not len(rows):  # every postcode is written in its canonical form already
             return self.text
-        return pc.replace_with_mask(self.text, pa.array(self._respelt), _canonical(self._words[rows], self._code[rows]))
+        return pc.replace_with_mask(self.text, bool_array(self._respelt), _canonical(self._words[rows], self._code[rows]))
 
 
 def _squeezed(text):
     """The texts without any white space (a regular expression: slow, for the few that need it)."""
     import pyarrow.compute as pc
 
-    return pc.replace_substring_regex(pc.fill_null(text, ""), r"[\s\p{Z}]+", "")
+    if text.null_count:
+        text = pc.if_else(bool_array(valid_of(text)), text, blank_texts(len(text)))
+    return pc.replace_substring_regex(text, r"[\s\p{Z}]+", "")
 
 
 def _respelt(text, words: np.ndarray, code: np.ndarray) -> np.ndarray:
@@ -332,7 +409,7 @@ def _respelt(text, words: np.ndarray, code: np.ndarray) -> np.ndarray:
     import pyarrow.compute as pc
 
     one_space = ((code & 7) - 1 + ((code >> 3) & 7)) == 4  # the outward code ends at byte 4
-    length = pc.binary_length(text).to_numpy(zero_copy_only=False)
+    length = text_lengths(text)
     bare = length == ((code >> 3) & 7) + 4  # no spaces around
     return (code > 0) & ~(one_space & bare & (_lower_case(words) == 0))
 
@@ -356,8 +433,8 @@ def parse(values) -> Parsed:
     bad = np.flatnonzero(code == 0)
     if len(bad):
         # the few others, squeezed of all white space and read again; and which are empty
-        sub = _squeezed(text.take(pa.array(bad)))
-        empty[bad] = pc.binary_length(sub).to_numpy(zero_copy_only=False) == 0
+        sub = _squeezed(text.take(fixed_array(bad.astype(np.int64), pa.int64())))
+        empty[bad] = text_lengths(sub) == 0
         retry = _right_aligned(sub)
         code2, okey2, icode2 = _read(retry)
         if (code2 > 0).any():
