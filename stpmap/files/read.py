@@ -7,8 +7,10 @@ file order. CSV cells are read as text exactly as written; Parquet columns
 keep their types; XLSX cells are read whole (openpyxl) and given as text.
 
 Text files are UTF-8 (with or without a BOM) unless the caller gives another
-encoding; a file that does not decode is refused before any work with a
-message naming the option that fixes it.
+encoding, and are read once, by pyarrow: the start (the header) is decoded
+when the file is opened, and a byte further on that does not decode stops the
+reading (:class:`TextEncodingError`) with a message naming its line and the
+option that fixes it; only then is the file decoded again, to find that line.
 
 >>> from stpmap.files.read import open_input
 >>> src = open_input("patients.csv")                 # doctest: +SKIP
