@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import environment, median, report, wall
@@ -41,7 +40,7 @@ out = Path(tempfile.mkdtemp())
 stpmap.footprints(2017)  # the atlas is read once per process, as in any session
 res = {}
 def clear():
-    _mapdata._memo.clear()
+    _mapdata._simplified.cache_clear()
 t = []
 for i in range(3):
     clear(); s = time.perf_counter(); save_png(stpmap.plot(dpi=300), out / "n.png", dpi=300); t.append(time.perf_counter() - s)

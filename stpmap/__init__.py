@@ -33,6 +33,9 @@ _LAZY = {
     "fetch": "stpmap.data.manage",
     "build": "stpmap.data.manage",
     "info": "stpmap.data.manage",
+    "lineage": "stpmap.data.lineage",
+    "history": "stpmap.data.history",
+    "crosswalk": "stpmap.data.crosswalk",
     "lookup": "stpmap.postcodes.lookup",
     "lookup_many": "stpmap.postcodes.lookup",
     "locate": "stpmap.postcodes.lookup",
@@ -40,6 +43,8 @@ _LAZY = {
     "lookup_folder": "stpmap.files.lookup_folder",
     "plot": "stpmap.maps.static",
     "explore": "stpmap.maps.html",
+    "hexes": "stpmap.maps.hexes",
+    "report": "stpmap.reports",
     "serve": "stpmap.serve.app",
     "create_app": "stpmap.serve.app",
 }

@@ -93,6 +93,11 @@ def is_current(folder: Path, expected: dict) -> bool:
     return m is not None and all(m.get(k) == v for k, v in expected.items())
 
 
+def stamp(folder: Path) -> str:
+    """When the folder's cache was built (its manifest's ``built``), or ''."""
+    return str((read_manifest(folder) or {}).get("built", ""))
+
+
 def unwritable(folder: Path, exc: OSError) -> CacheError:
     """The error for a cache folder that cannot be written, saying how to choose another."""
     return CacheError(f"Cannot write the cache folder {folder} ({exc.strerror or exc}). Make it writable, or choose "

@@ -15,11 +15,15 @@ import click
 from stpmap.errors import StpmapError
 
 STP_TABLE_COLUMNS = ["code", "name", "population", "region", "nhs_region", "ccg_count"]
-STP_CSV_COLUMNS = [
-    "code", "name", "population", "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus",
+STP_CSV_COLUMNS = [  # ods_code: the footprint's or ICB's ODS code where published (2020 to 2022)
+    "code", "name", "ods_code", "population", "pop_0_17", "pop_18_64", "pop_65_plus", "pop_85_plus",
     "region", "region_code", "region_share", "regions", "nhs_region", "nhs_region_code",
     "nhs_local_office", "nhs_local_office_code", "ccg_count", "lad_count", "vintage",
 ]
+
+
+#: Options people type for a map's format, which is one option: --format.
+_FORMAT_FLAGS = ("--html", "--png", "--svg", "--pdf", "--docx", "--pptx")
 
 
 class _Group(click.Group):
@@ -29,6 +33,11 @@ class _Group(click.Group):
         except StpmapError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except click.NoSuchOption as exc:
+            if exc.option_name in _FORMAT_FLAGS:  # say what works instead of click's plain "no such option"
+                raise click.UsageError(f"No such option: {exc.option_name}. The format is one option: "
+                                       f"--format {exc.option_name[2:]}.", ctx=exc.ctx) from None
+            raise
 
 
 def _vintage_cb(ctx, param, value):
@@ -46,7 +55,7 @@ def _vintage_cb(ctx, param, value):
 def vintage_option(f):
     return click.option(
         "--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
-        help="Vintage of the geography: 2017 (44 footprints, default) or 2021 (42).",
+        help="Vintage of the geography: 2017 (44 footprints, default), 2018 to 2021 (42) or 2022 (the 42 ICBs).",
     )(f)
 
 
@@ -175,16 +184,30 @@ def data_verify(repair):
 @click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
 @click.option("--footprint", "-f", "footprints", multiple=True, metavar="NAME",
               help='Only this footprint: code, ODS code, CCG ODS code, name or abbreviation ("BLMK"); repeatable. `stpmap names` lists them.')
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet", "hexjson"]), default="table", show_default=True,
+              help="hexjson: a hex cartogram, one hex per footprint (or CCG, with --layer ccg).")
+@click.option("--layer", type=click.Choice(["stp", "ccg"]), default="stp", show_default=True, help="With --format hexjson: one hex per footprint or per CCG.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: standard output).")
-def footprints_cmd(vintage, group, groups_file, footprints, fmt, output):
+def footprints_cmd(vintage, group, groups_file, footprints, fmt, layer, output):
     """List the STP footprints with population and regions."""
     from stpmap.files import export as _export
     from stpmap.data.registry import registry
 
     attribution = registry().attribution()
+    if layer != "stp" and fmt != "hexjson":
+        from stpmap.errors import InputError
+
+        raise InputError(f"--layer {layer} is for --format hexjson; the other formats list footprints (drop --layer).")
+    if fmt == "hexjson" and footprints:
+        from stpmap.errors import InputError
+
+        raise InputError("--format hexjson lays out a whole layer or a --group; drop --footprint.")
     with _name_warnings():
-        if fmt in _export.SPATIAL_FORMATS:
+        if fmt == "hexjson":
+            from stpmap.maps import hexes as _hexes
+
+            df = _hexes.hexes(vintage, layer, group, groups_file=groups_file)
+        elif fmt in _export.SPATIAL_FORMATS:
             from stpmap.data import layers as _api
 
             df = _api.footprints(vintage, group, footprint=list(footprints) or None, groups_file=groups_file)
@@ -196,7 +219,7 @@ def footprints_cmd(vintage, group, groups_file, footprints, fmt, output):
     _export.write(df, fmt, output, attribution, table_columns=STP_TABLE_COLUMNS, vintage=v,
                   population_source=registry().population_note(v), layer="stp")
     if output is not None and str(output) != "-":
-        click.echo(f"Wrote {output} ({len(df)} footprints, vintage {v}, {fmt})", err=True)
+        click.echo(f"Wrote {output} ({len(df)} {'CCGs' if layer == 'ccg' else 'footprints'}, vintage {v}, {fmt})", err=True)
 
 
 def _footprint_table(vintage, group, groups_file, footprints=()):
@@ -271,6 +294,125 @@ def names_cmd(query, vintage, fmt):
     for note in notes:
         click.echo(f"Note: {note}", err=True)
     click.echo(_aliases.rows_text(rows, fmt), nl=False)
+
+
+# --------------------------------------------------------------- lineage
+
+
+@main.command("history")
+@click.argument("footprint")
+@click.option("--vintage", "-v", "vintages", multiple=True, metavar="YEAR",
+              callback=lambda ctx, param, values: [_vintage_cb(ctx, param, v) for v in values],
+              help="Only these vintages (repeatable); changes are then read between them. Default: every vintage.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def history_cmd(footprint, vintages, fmt):
+    """A footprint through every vintage: code, name, population and what
+    changed (merged, split, gained, lost, renamed, renumbered).
+
+    FOOTPRINT is a code or a name of any vintage; it is followed from the
+    vintage it names, forwards and backwards, by where most of its people went.
+
+    \b
+    Examples:
+      stpmap history E54000047                  # West, North and East Cumbria (2017) onwards
+      stpmap history "Surrey Heartlands"
+      stpmap history E54000050 --format csv > cne.csv
+      stpmap history BLMK -v 2017 -v 2021       # from 2017 straight to 2021
+    """
+    from stpmap.data.history import history
+    from stpmap.files import export as _export
+
+    with _name_warnings():
+        df = history(footprint, vintages or None)
+    a = df.attrs
+    click.echo(f"{footprint!r}: {a['resolved_code']} of {a['resolved_vintage']}, followed through each vintage "
+               "to the footprint holding most of its people.", err=True)
+    if fmt != "table":
+        _export.write(df, fmt, None, a["attribution"], query=a["query"], resolved_code=a["resolved_code"],
+                      resolved_vintage=a["resolved_vintage"], population_source=a["population_source"])
+        return
+    click.echo(_history_text(df), nl=False)
+
+
+def _history_text(df) -> str:
+    """A history as an aligned table, each change's details wrapped under its row."""
+    import textwrap
+
+    head = ["vintage", "code", "name", "population", "change"]
+    rows = [head] + [[str(r.vintage), r.code, r.name, f"{r.population:,}", r.change] for r in df.itertuples()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [c.rjust(w) if k == 3 else c.ljust(w) for k, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        details = df["details"].iloc[i - 1] if i else ""
+        lines += textwrap.wrap(details, 110, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines) + f"\n\n{df.attrs['population_source']}\n{df.attrs['attribution']}\n"
+
+
+@main.command("crosswalk")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "from_vintage", required=True, callback=_vintage_cb, metavar="YEAR",
+              help="The vintage of the codes in FILE.")
+@click.option("--to", "to_vintage", required=True, callback=_vintage_cb, metavar="YEAR",
+              help="The vintage of the footprints to carry the figures to.")
+@click.option("--code", default=None, metavar="COLUMN",
+              help="The column of footprint (E54) or CCG (E38) codes. Default: the one column holding them.")
+@click.option("--value", "values", multiple=True, metavar="COLUMN", help="A column of figures to carry over; repeatable.")
+@click.option("--how", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="sum: counts shared out by population; mean: population-weighted mean (rates, percentages).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE",
+              help="Your own LSOA weights (columns lsoa_code, weight) instead of the population.")
+@click.option("--encoding", default=None, metavar="E", help="Encoding of a CSV FILE (default UTF-8), e.g. cp1252.")
+@click.option("--sheet", default=None, metavar="S", help="Sheet of an XLSX FILE (default: the first).")
+@click.option("--output", "-o", default=None, metavar="FILE.csv", help="CSV file to write (default: standard output).")
+def crosswalk_cmd(file, from_vintage, to_vintage, code, values, how, weights, encoding, sheet, output):
+    """Carry a table by footprint (or CCG) of one vintage to the footprints of
+    another, through the people of each LSOA.
+
+    FILE (CSV, XLSX or Parquet) has one row per footprint or CCG of --from.
+    The result has one row per footprint of --to, sorted by code: code, name,
+    the values, and coverage (the share of its people the input covers).
+
+    \b
+    Examples:
+      stpmap crosswalk beds.csv --from 2017 --to 2021 --value beds -o beds-2021.csv
+      stpmap crosswalk rates.xlsx --from 2017 --to 2021 --code ccg17cd --value rate --how mean
+    """
+    import warnings
+    from pathlib import Path
+
+    from stpmap.data.crosswalk import CrosswalkWarning, crosswalk
+    from stpmap.errors import InputError
+    from stpmap.files import export as _export
+
+    to_file = output is not None and str(output) != "-"
+    if to_file and not str(output).lower().endswith(".csv"):
+        raise InputError(f"stpmap crosswalk writes CSV: give an output name ending in .csv, not {output!r}.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CrosswalkWarning)
+        df = crosswalk(file, from_vintage, to_vintage, code=code, value=list(values), how=how, weights=weights,
+                       encoding=encoding, sheet=sheet)
+    a = df.attrs
+    if code is None:
+        click.echo(f"Codes from column {a['code_column']!r} ({'CCG' if a['layer'] == 'ccg' else 'footprint'} "
+                   f"codes of {from_vintage}).", err=True)
+    for w in caught:
+        if issubclass(w.category, CrosswalkWarning):
+            click.echo(f"Note: {w.message}", err=True)
+        else:  # anyone else's warnings as they would have been
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    text = _export.to_csv_text(df)
+    if to_file:
+        from stpmap.files.write import replaced_at_end
+
+        with replaced_at_end(Path(output)) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output} ({len(df)} footprints of {to_vintage}; {how} of "
+                   f"{', '.join(a['value_columns'])})", err=True)
+    else:
+        click.echo(text, nl=False)
+    click.echo(f"{a['population_source']}\n{a['attribution']}", err=True)
 
 
 # ----------------------------------------------------------------- serve
@@ -474,36 +616,78 @@ def _print_summary(s: dict) -> None:
 # ------------------------------------------------------------------- map
 
 
+_MAP_OPTIONS = [
+    vintage_option,
+    click.option("--group", "-g", default=None, help='Only the footprints of a named group, e.g. "East of England" (`stpmap groups` lists them).'),
+    click.option("--footprint", "-f", "footprints", multiple=True, metavar="CODE", help="Only this footprint (code or name); repeatable."),
+    click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups."),
+    click.option("--layer", type=click.Choice(["stp", "ccg", "lad"]), default="stp", show_default=True, help="Areas to fill: footprints, CCGs or local authorities."),
+    click.option("--overlay", type=click.Choice(["ccg", "lad"]), default=None, help="Areas to outline on top (a layer you can switch off in HTML)."),
+    click.option("--colour-by", "--color-by", "colour_by", default=None, metavar="WHAT",
+                 help="region (national default), nhs_region, nhs_local_office, footprint (default for selections and CCG/LA layers), population, or any column of the layer or of --data."),
+    click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None, help="Your CSV or XLSX to map, one row per footprint, CCG or local authority."),
+    click.option("--join-on", default=None, metavar="COLUMN", help="Column of --data naming the areas: codes (E54/E38/ODS/E06...) or names. Default: guessed from the headers."),
+    click.option("--value", default=None, metavar="COLUMN", help="Column of --data to map (default: its only numeric column)."),
+    click.option("--aggregate", type=click.Choice(["sum", "mean"]), default=None,
+                 help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates)."),
+    click.option("--data-encoding", default=None, metavar="E",
+                 help="Encoding of a CSV --data file (default UTF-8), e.g. cp1252 for CSV saved by Excel."),
+    click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined..."),
+    click.option("--k", type=int, default=5, show_default=True, help="Number of classes."),
+    click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined."),
+    click.option("--ramp", default=None, metavar="NAME", help="Colour ramp for numbers: nhs_blues (default), cividis, viridis or any matplotlib colormap."),
+    click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
+                 help="Static maps: names where they fit, numbered with a key where they do not."),
+    click.option("--title", default=None, help="Map title (default: says what, where and when)."),
+]
+
+
+def map_options(f):
+    """The options that say what a map shows (shared by `map` and `report`);
+    the command gets them as keywords, read by :func:`_map_options_from`."""
+    for decorate in reversed(_MAP_OPTIONS):
+        f = decorate(f)
+    return f
+
+
+_MAP_OPTION_KEYS = ("vintage", "group", "footprints", "groups_file", "layer", "overlay", "colour_by", "data", "join_on",
+                    "value", "aggregate", "data_encoding", "scheme", "k", "bins", "ramp", "labels", "title")
+
+
+def _map_options_from(kwargs: dict):
+    """A MapOptions from the keywords of :func:`map_options` (taken out of ``kwargs``)."""
+    from stpmap.maps.options import MapOptions
+
+    o = {k: kwargs.pop(k) for k in _MAP_OPTION_KEYS}
+    return MapOptions(vintage=o["vintage"], group=o["group"], footprint=list(o["footprints"]) or None,
+                      groups_file=o["groups_file"], layer=o["layer"], overlay=o["overlay"], colour_by=o["colour_by"],
+                      data=o["data"], join_on=o["join_on"], value=o["value"], aggregate=o["aggregate"],
+                      data_encoding=o["data_encoding"], scheme=o["scheme"], k=o["k"], bins=o["bins"] or None,
+                      ramp=o["ramp"] or None, labels=o["labels"], title=o["title"])
+
+
+def _report_file(path, messages):
+    from pathlib import Path
+
+    for m in messages:
+        click.echo(f"Warning: {m}", err=True)
+    size_kb = Path(path).stat().st_size / 1024
+    click.echo(f"Wrote {path} ({size_kb:,.0f} KB)")
+
+
 @main.command("map")
-@vintage_option
-@click.option("--group", "-g", default=None, help='Only the footprints of a named group, e.g. "East of England" (`stpmap groups` lists them).')
-@click.option("--footprint", "-f", "footprints", multiple=True, metavar="CODE", help="Only this footprint (code or name); repeatable.")
-@click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
-@click.option("--layer", type=click.Choice(["stp", "ccg", "lad"]), default="stp", show_default=True, help="Areas to fill: footprints, CCGs or local authorities.")
-@click.option("--overlay", type=click.Choice(["ccg", "lad"]), default=None, help="Areas to outline on top (a layer you can switch off in HTML).")
-@click.option("--colour-by", "--color-by", "colour_by", default=None, metavar="WHAT",
-              help="region (national default), nhs_region, nhs_local_office, footprint (default for selections and CCG/LA layers), population, or any column of the layer or of --data.")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None, help="Your CSV or XLSX to map, one row per footprint, CCG or local authority.")
-@click.option("--join-on", default=None, metavar="COLUMN", help="Column of --data naming the areas: codes (E54/E38/ODS/E06...) or names. Default: guessed from the headers.")
-@click.option("--value", default=None, metavar="COLUMN", help="Column of --data to map (default: its only numeric column).")
-@click.option("--aggregate", type=click.Choice(["sum", "mean"]), default=None,
-              help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates).")
-@click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined...")
-@click.option("--k", type=int, default=5, show_default=True, help="Number of classes.")
-@click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined.")
-@click.option("--ramp", default=None, metavar="NAME", help="Colour ramp for numbers: nhs_blues (default), cividis, viridis or any matplotlib colormap.")
-@click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
-              help="Static maps: names where they fit, numbered with a key where they do not.")
-@click.option("--title", default=None, help="Map title (default: says what, where and when).")
+@map_options
 @click.option("--format", "fmt", type=click.Choice(["png", "html", "svg", "pdf"]), default=None,
               help="png (the default; or taken from -o), html (interactive), svg or pdf.")
 @click.option("--offline", is_flag=True, default=False, help="HTML: one self-contained file (Leaflet inlined, no basemap) that opens with no network.")
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
-@click.option("--size", default=None, metavar="WxH", help="Static size: inches (10x9, the default), or 20x15cm, 297x210mm, 1600x1200px.")
+@click.option("--size", default=None, metavar="WxH",
+              help="Static size: inches (10x9, the default), 20x15cm, 297x210mm, 1600x1200px, or a name: a4-text (16 cm wide), slide (13.33x7.5 in), a4, a4-landscape.")
 @click.option("--output", "-o", type=click.Path(), default=None, help="File to write (default: maps/<what>.<format>). With --recipe: the folder.")
 @click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s): a name, 'all' (the standard set, and ./maps/*.toml), or a .toml file.")
-def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, data, join_on, value, aggregate, scheme, k,
-            bins, ramp, labels, title, fmt, offline, dpi, size, output, recipe):
+@click.option("--alt-text", "alt_text", is_flag=True, default=False,
+              help="Also print the map's alternative text (it is written into the file too: PNG/SVG/PDF metadata, HTML description).")
+def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, **kwargs):
     """Draw a map of the footprints. With no options: the national map of the
     44 footprints (April 2017) as maps/footprints-2017.png.
 
@@ -514,6 +698,7 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
       stpmap map --group London --layer ccg --format pdf
       stpmap map --colour-by population --scheme natural_breaks --k 4
       stpmap map --data beds.csv --join-on ccg_code --value beds --aggregate sum
+      stpmap map --group "East of England" --size a4-text --alt-text
       stpmap map --recipe all                        # every standard map, into ./maps
     """
     import warnings
@@ -521,37 +706,51 @@ def map_cmd(vintage, group, footprints, groups_file, layer, overlay, colour_by, 
 
     from stpmap.maps import recipes as _recipes
 
-    def report(path, messages):
-        for m in messages:
-            click.echo(f"Warning: {m}", err=True)
-        size_kb = Path(path).stat().st_size / 1024
-        click.echo(f"Wrote {path} ({size_kb:,.0f} KB)")
-
     if recipe:
         for r in _recipes.resolve(recipe):
             click.echo(f"Recipe {r.name}: {r.description}" if r.description else f"Recipe {r.name}", err=True)
-            _recipes.render(r, output, on_file=report)
+            _recipes.render(r, output, on_file=_report_file)
         return
-    options = dict(vintage=vintage, group=group, footprint=list(footprints) or None, groups_file=groups_file,
-                   layer=layer, overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
-                   aggregate=aggregate, scheme=scheme, k=k, labels=labels, title=title)
-    if bins:
-        try:
-            options["bins"] = [float(b) for b in bins.split(",") if b.strip()]
-        except ValueError:
-            from stpmap.errors import InputError
-
-            raise InputError(f"--bins {bins!r}: give numbers separated by commas, e.g. 100000,500000,1000000.") from None
-    if ramp:
-        options["ramp"] = ramp
+    options = _map_options_from(kwargs)
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
         fmt = suffix if suffix in _recipes.FORMATS else _recipes.DEFAULT_FORMAT
     path = Path(output) if output else Path("maps") / f"{_recipes.default_name(options)}.{fmt}"
+    described = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = _recipes.write_map(path, fmt, offline=offline, dpi=dpi, size=size, **options)
-    report(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+        path = _recipes.write_map(path, fmt, options, offline=offline, dpi=dpi, size=size, describe=described.append)
+    _report_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+    if alt_text:
+        click.echo(f"Alt text: {described[0]}")
+
+
+@main.command("report")
+@map_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
+              help="The report to write: .docx (Word, A4) or .pptx (PowerPoint, 16:9), by its suffix.")
+@click.option("--per-footprint", is_flag=True, default=False,
+              help="Add a page (slide) for each footprint: its CCGs and local authorities, mapped and tabled.")
+@click.option("--dpi", type=click.IntRange(50, 600), default=200, show_default=True, help="Resolution of the map pictures.")
+def report_cmd(output, per_footprint, dpi, **kwargs):
+    """Write a Word or PowerPoint report: title, map (with alt text), a table
+    of the figures shown, source and attribution.
+
+    \b
+    Examples:
+      stpmap report --group "East of England" --colour-by population -o east.docx
+      stpmap report --group London --per-footprint -o london.pptx
+    """
+    import warnings
+
+    from stpmap.reports import check_format, write_report
+
+    check_format(output)  # before any drawing: a wrong suffix is told at once
+    options = _map_options_from(kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = write_report(output, options, per_footprint=per_footprint, dpi=dpi)
+    _report_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
 
 
 if __name__ == "__main__":  # pragma: no cover

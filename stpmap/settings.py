@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Vintage used when none is given: 2017 (44 footprints) or 2021 (42).
+#: Vintage used when none is given: 2017 (44 footprints); 2018 to 2022 are the others.
 default_vintage: int = 2017
 
 #: Folder holding an offline copy of the ONS files, searched at any depth by

@@ -71,7 +71,7 @@ def _rebuild_damaged(vintage: int, folder: Path, problems: list[str], progress: 
 
 
 def available_layers(vintage: int) -> list[str]:
-    """The names of the layers the vintage has (2021 has no NHS regions)."""
+    """The names of the layers the vintage has (NHS England local offices end in 2018)."""
     folder = ensure(vintage)
     return [n for n in SPATIAL_LAYERS + TABLE_LAYERS if layer_file(folder, n).exists()]
 

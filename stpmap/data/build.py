@@ -1,18 +1,31 @@
 """Compile the atlas of one vintage into GeoParquet layers in the cache.
 
-Layers (British National Grid, EPSG:27700):
+Vintages 2017 to 2022 (the ICBs of July 2022) are built the same way. The
+lookups are first completed into the same tables for every vintage
+(:mod:`stpmap.data.lookups`), and the vintage's CCGs and districts drawn from
+the April 2017 geometry (:mod:`stpmap.data.geometry`). Layers (British
+National Grid, EPSG:27700):
 
 ``stp``
-    footprints: dissolved from CCGs through the official lookup (2017), or the
-    official STP boundaries (2021); population, age bands, regions.
+    footprints (ICBs in 2022), dissolved from their CCGs through the official
+    lookup: population, age bands, ONS and NHS England regions, and the ODS
+    code where published (2020 to 2022).
 ``ccg``, ``lad``, ``region``
-    the CCGs, English local authority districts and the 9 ONS regions
-    (dissolved from the districts so that the layers agree).
+    the CCGs (sub-ICB locations in 2022), English local authority districts
+    and the 9 ONS regions (dissolved from the districts so that the layers
+    agree).
 ``nhs_region``, ``nhs_local_office``
-    NHS England regions and local offices (2017), dissolved from CCGs.
-``stp_lad``, ``stp_region``, ``ccg_lad`` (tables)
+    NHS England regions (every vintage) and local offices (2017, 2018),
+    dissolved from CCGs.
+``stp_lad``, ``stp_region``, ``ccg_lad``, ``lsoa`` (tables)
     population of each district and ONS region inside each footprint, and of
-    each district inside each CCG (from the official LSOA lookup).
+    each district inside each CCG (from the official LSOA lookup); and every
+    LSOA with its areas and population.
+
+Where the vintage has official footprint boundaries (2021; the coarse ICBs of
+July 2022), the built footprints are checked against them and the agreement
+recorded in the manifest (``official_agreement``), with the splits the
+geometry needed (``approximations``).
 
 The build happens in a temporary folder beside the target and is renamed into
 place only once every check in :mod:`stpmap.data.checks` has passed.
@@ -29,6 +42,8 @@ import shapely
 
 from stpmap.data import sources as _sources
 from stpmap.data import checks as _checks
+from stpmap.data import geometry as _geometry
+from stpmap.data import lookups as _lookups
 from stpmap import _cache
 from stpmap.data.registry import registry
 
@@ -39,10 +54,10 @@ POP_COLUMNS = ["population", *_sources.AGE_BANDS]
 #: The atlas's layers with geometry, and its tables, in the order they are listed.
 SPATIAL_LAYERS = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office")
 TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad", "lsoa")
-#: NHS England's two levels (2017): the code column and the name column of each.
+#: NHS England's two levels (local offices 2017 and 2018 only): the code column and the name column of each.
 NHS_LEVELS = (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office"))
 #: Bumped when the atlas gains or changes a layer, so that older caches are rebuilt.
-ATLAS_FORMAT = 3
+ATLAS_FORMAT = 5
 
 
 def layer_file(folder: Path, name: str) -> Path:
@@ -55,12 +70,22 @@ def expected_manifest() -> dict:
     return {"registry": registry().fingerprint(), "format": ATLAS_FORMAT}
 
 
-def _dissolve(gdf: gpd.GeoDataFrame, by: str) -> gpd.GeoDataFrame:
+def _nhs_levels(nhs_lookup: pd.DataFrame) -> list[tuple[str, str]]:
+    """The levels of :data:`NHS_LEVELS` that the vintage's NHS England lookup has."""
+    return [(key, label) for key, label in NHS_LEVELS if key in nhs_lookup]
+
+
+def _dissolve(gdf: gpd.GeoDataFrame, by: str, coverage: bool = False) -> gpd.GeoDataFrame:
     """Union polygons per group. The ONS generalised layers share exact vertices
-    along common borders, so a plain union keeps neighbouring borders identical."""
+    along common borders, so a plain union keeps neighbouring borders identical.
+    ``coverage``: the polygons are an exact coverage (the layers drawn by
+    :mod:`stpmap.data.geometry`), which a coverage union merges several times
+    faster."""
     parts = []
     for key, grp in gdf.groupby(by, sort=True):
-        geom = shapely.union_all(grp.geometry.values)
+        geom = shapely.coverage_union_all(grp.geometry.values) if coverage else None
+        if geom is None or not geom.is_valid:
+            geom = shapely.union_all(grp.geometry.values)
         parts.append((key, shapely.make_valid(geom) if not geom.is_valid else geom))
     keys, geoms = zip(*parts)
     return gpd.GeoDataFrame({by: list(keys)}, geometry=list(geoms), crs=gdf.crs)
@@ -99,9 +124,14 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
     t0 = time.perf_counter()
     paths = _sources.fetch(vintage, mirror=mirror, progress=progress)
     datasets = reg.for_vintage(vintage)
-    data = {role: _sources.read(datasets[role], path) for role, path in paths.items()}
+    data = _lookups.complete(vintage, {role: _sources.read(datasets[role], path) for role, path in paths.items()})
+    data, approximations = _geometry.draw(vintage, data)
     layers = assemble(vintage, data)
     _checks.atlas(vintage, layers, data)
+    agreement = None
+    if "stp_boundaries" in data:
+        agreement = {"dataset": datasets["stp_boundaries"].id,
+                     **_checks.against_official(vintage, layers["stp"], data["stp_boundaries"])}
 
     manifest = {
         "vintage": vintage,
@@ -113,6 +143,8 @@ def build(vintage=None, mirror=None, progress: bool = True) -> Path:
             for role, p in paths.items()
         },
         "layers": {name: len(df) for name, df in layers.items()},
+        "approximations": approximations,
+        "official_agreement": agreement,
         "attribution": reg.attribution(),
     }
     target = _cache.atlas_folder(vintage)
@@ -129,25 +161,24 @@ def assemble(vintage: int, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFr
     """Turn the datasets read from the sources into the atlas layers."""
     region_lookup = data["lad_region_lookup"][["lad_code", "region_code", "region"]]
     nhs_lookup = data.get("ccg_nhs_region_lookup")
-    if nhs_lookup is not None:
-        nhs_lookup = nhs_lookup.drop(columns=["ccg_name"], errors="ignore")
     lsoa = _lsoas(data, region_lookup, nhs_lookup)
     stp_region = _shares(lsoa, "stp_code", "region_code", "region")
+    coverage = _geometry.is_drawn(data)
     ccg = _ccgs(data, lsoa, nhs_lookup)
-    stp = _footprints(vintage, data, ccg, lsoa, stp_region, nhs_lookup)
+    stp = _footprints(vintage, data, ccg, lsoa, stp_region, nhs_lookup, coverage)
     ccg = _ordered_ccgs(vintage, ccg)
     lad = _districts(vintage, data["lad_boundaries"], region_lookup, lsoa, stp)
-    layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": _regions(vintage, lad, region_lookup, lsoa, stp)}
+    layers = {"stp": stp, "ccg": ccg, "lad": lad, "region": _regions(vintage, lad, region_lookup, lsoa, stp, coverage)}
     if nhs_lookup is not None:
-        layers.update(_nhs_regions(vintage, ccg, nhs_lookup, lsoa, stp))
+        layers.update(_nhs_regions(vintage, ccg, nhs_lookup, lsoa, stp, coverage))
     layers.update(_tables(lsoa, stp_region))
     return layers
 
 
 def _lsoas(data: dict, region_lookup: pd.DataFrame, nhs_lookup: pd.DataFrame | None) -> pd.DataFrame:
     """Every LSOA with its population, CCG, footprint, district, ONS region
-    and (2017) NHS England region and local office: the table every figure
-    of the atlas is added up from."""
+    and NHS England region (and local office, 2017 and 2018): the table every
+    figure of the atlas is added up from."""
     lsoa = data["lsoa_lookup"].merge(data["population"], on="lsoa_code", how="left", validate="one_to_one")
     _checks.population_complete(lsoa)
     lsoa = lsoa.merge(region_lookup, on="lad_code", how="left", validate="many_to_one")
@@ -159,7 +190,7 @@ def _lsoas(data: dict, region_lookup: pd.DataFrame, nhs_lookup: pd.DataFrame | N
 
 def _ccgs(data: dict, lsoa: pd.DataFrame, nhs_lookup: pd.DataFrame | None) -> gpd.GeoDataFrame:
     """The CCG boundaries with their footprint (from the lookup), population,
-    majority ONS region and (2017) NHS region, in the boundary file's order."""
+    majority ONS region and NHS England region, in the boundary file's order."""
     ccg = data["ccg_boundaries"].rename(columns={"code": "ccg_code_b"})
     ccg = ccg.merge(data["ccg_stp_lookup"], left_on="ccg_code_b", right_on="ccg_code", how="left", validate="one_to_one")
     _checks.all_matched(ccg, "stp_code", "CCG to STP lookup", "ccg_code_b")
@@ -184,15 +215,11 @@ def _ordered_ccgs(vintage: int, ccg: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFrame, stp_region: pd.DataFrame,
-                nhs_lookup: pd.DataFrame | None) -> gpd.GeoDataFrame:
-    """The ``stp`` layer: the official boundaries (2021) or the union of each
-    footprint's CCGs (2017), with names, population, regions and counts."""
-    if "stp_boundaries" in data:
-        stp = data["stp_boundaries"].rename(columns={"code": "stp_code", "name": "official_name"})
-        stp = stp.drop(columns=["official_name"])
-    else:
-        # Dissolved from the CCGs in the boundary file's order (the union's vertices follow it).
-        stp = _dissolve(ccg, "stp_code")
+                nhs_lookup: pd.DataFrame | None, coverage: bool = False) -> gpd.GeoDataFrame:
+    """The ``stp`` layer: the union of each footprint's CCGs, with names,
+    population, regions and counts."""
+    # Dissolved from the CCGs in the boundary file's order (the union's vertices follow it).
+    stp = _dissolve(ccg, "stp_code", coverage)
     names = data["ccg_stp_lookup"].drop_duplicates("stp_code").set_index("stp_code")
     stp["name"] = stp["stp_code"].map(names["stp_name"])
     if "stp_ods" in names:
@@ -201,7 +228,7 @@ def _footprints(vintage: int, data: dict, ccg: gpd.GeoDataFrame, lsoa: pd.DataFr
     region = _majority(stp_region, "stp_code", "region_code", "region", "region")
     stp = stp.merge(region, left_on="stp_code", right_index=True, how="left")
     if nhs_lookup is not None:
-        for key, label in NHS_LEVELS:
+        for key, label in _nhs_levels(nhs_lookup):
             top = _majority(_shares(lsoa, "stp_code", key, label), "stp_code", key, label, label)
             stp = stp.merge(top[[label, f"{label}_code"]], left_on="stp_code", right_index=True, how="left")
     else:
@@ -233,10 +260,10 @@ def _districts(vintage: int, boundaries: gpd.GeoDataFrame, region_lookup: pd.Dat
 
 
 def _regions(vintage: int, lad: gpd.GeoDataFrame, region_lookup: pd.DataFrame, lsoa: pd.DataFrame,
-             stp: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+             stp: gpd.GeoDataFrame, coverage: bool = False) -> gpd.GeoDataFrame:
     """The ``region`` layer: the ONS regions, dissolved from the districts so
     that the two layers agree."""
-    region = _dissolve(lad[["region_code", "geometry"]], "region_code").rename(columns={"region_code": "code"})
+    region = _dissolve(lad[["region_code", "geometry"]], "region_code", coverage).rename(columns={"region_code": "code"})
     region["name"] = region["code"].map(region_lookup.drop_duplicates("region_code").set_index("region_code")["region"])
     region = region.merge(lsoa.groupby("region_code")[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
     region["stp_count"] = region["code"].map(stp.groupby("region_code").size()).fillna(0).astype("int64")
@@ -245,11 +272,11 @@ def _regions(vintage: int, lad: gpd.GeoDataFrame, region_lookup: pd.DataFrame, l
 
 
 def _nhs_regions(vintage: int, ccg: gpd.GeoDataFrame, nhs_lookup: pd.DataFrame, lsoa: pd.DataFrame,
-                 stp: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
-    """The ``nhs_region`` and ``nhs_local_office`` layers (2017), dissolved from the CCGs."""
+                 stp: gpd.GeoDataFrame, coverage: bool = False) -> dict[str, gpd.GeoDataFrame]:
+    """The ``nhs_region`` layer (and ``nhs_local_office``, 2017 and 2018), dissolved from the CCGs."""
     layers = {}
-    for key, label in NHS_LEVELS:
-        g = _dissolve(ccg[[key, "geometry"]], key).rename(columns={key: "code"})
+    for key, label in _nhs_levels(nhs_lookup):
+        g = _dissolve(ccg[[key, "geometry"]], key, coverage).rename(columns={key: "code"})
         g["name"] = g["code"].map(nhs_lookup.drop_duplicates(key).set_index(key)[label])
         g = g.merge(lsoa.groupby(key)[POP_COLUMNS].sum(), left_on="code", right_index=True, how="left")
         g["stp_count"] = g["code"].map(stp.groupby(f"{label}_code").size()).fillna(0).astype("int64")

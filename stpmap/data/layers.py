@@ -38,7 +38,9 @@ def footprints(vintage=None, group=None, *, footprint=None, groups_file=None) ->
     Parameters
     ----------
     vintage : int, default 2017
-        2017 (44 footprints, dissolved from April 2017 CCGs) or 2021 (42).
+        2017 (44 footprints), 2018 (42), 2019, 2020, 2021 (42 each) or 2022
+        (the 42 Integrated Care Boards of 1 July 2022); every vintage is
+        drawn from the April 2017 CCGs through the official LSOA lookups.
     group : str, optional
         Keep only the footprints of a named group: an ONS region ("East of
         England"), an NHS England region or local office, or a group from
@@ -54,8 +56,11 @@ def footprints(vintage=None, group=None, *, footprint=None, groups_file=None) ->
     mid-2017), ``pop_0_17``, ``pop_18_64``, ``pop_65_plus``, ``pop_85_plus``,
     ``region`` and ``region_code`` (the ONS region holding most of the
     population), ``region_share``, ``regions`` (every region with its share),
-    ``nhs_region``, ``nhs_local_office`` (2017), ``ccg_count``, ``lad_count``,
-    ``vintage`` and ``geometry`` (EPSG:27700).
+    ``nhs_region``, ``nhs_region_code``, ``nhs_local_office`` (2017, 2018),
+    ``ods_code`` (2020 to 2022: the ICB's ODS code, e.g. ``QJ2``; the 2022
+    ``name`` is the board's, "NHS Derby and Derbyshire Integrated Care
+    Board"), ``ccg_count``, ``lad_count``, ``vintage`` and ``geometry``
+    (EPSG:27700).
 
     Examples
     --------
@@ -63,6 +68,9 @@ def footprints(vintage=None, group=None, *, footprint=None, groups_file=None) ->
     >>> east = stpmap.footprints(2017, group="East of England")
     >>> len(east)
     6
+    >>> icb = stpmap.footprints(2022).set_index("ods_code")
+    >>> icb.loc["QJ2", ["code", "name", "nhs_region"]].tolist()
+    ['E54000058', 'NHS Derby and Derbyshire Integrated Care Board', 'Midlands']
     """
     v = _vintage(vintage)
     gdf = _atlas.layer("stp", v)
@@ -73,12 +81,13 @@ def footprints(vintage=None, group=None, *, footprint=None, groups_file=None) ->
 
 
 def ccgs(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
-    """The CCGs of a vintage (207 in 2017, 106 in 2021), with their footprint.
+    """The CCGs of a vintage (207 in 2017, 195, 191, 135, 106 in 2021), or the
+    106 sub-ICB locations of July 2022, with their footprint.
 
     Columns: ``code`` (E38), ``ods_code`` (e.g. ``02M``), ``name``,
     ``stp_code``, ``stp_name``, population columns as in :func:`footprints`,
-    ``region``, ``region_code``, NHS England region and local office (2017),
-    ``vintage``, ``geometry``.
+    ``region``, ``region_code``, NHS England region (and local office, 2017
+    and 2018), ``vintage``, ``geometry``.
 
     >>> len(stpmap.ccgs(2017, footprint="E54000021"))
     1
@@ -92,7 +101,8 @@ def ccgs(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.G
 
 
 def local_authorities(vintage=None, group=None, *, footprint=None, groups_file=None) -> gpd.GeoDataFrame:
-    """English local authority districts (326 in 2017), with region and footprint.
+    """English local authority districts (326 in 2017 and 2018, 317, 314, 309
+    in 2021 and 2022), with region and footprint.
 
     Columns: ``code`` (E06/E07/E08/E09), ``name``, ``region``,
     ``region_code``, population columns, ``stp_code`` and ``stp_name`` (the
@@ -119,8 +129,9 @@ def local_authorities(vintage=None, group=None, *, footprint=None, groups_file=N
 
 def regions(vintage=None, kind: str = "ons") -> gpd.GeoDataFrame:
     """Regions: the 9 ONS regions (``kind="ons"``, dissolved from districts),
-    or the NHS England regions (``"nhs_region"``, 4 in 2017) or local offices
-    (``"nhs_local_office"``, 14 in 2017), dissolved from CCGs.
+    or the NHS England regions (``"nhs_region"``: 4 in 2017, 5 in 2018, 7
+    from 2019) or local offices (``"nhs_local_office"``, 14 in 2017 and
+    2018), dissolved from CCGs.
 
     Columns: ``code``, ``name``, population columns, ``stp_count`` (footprints
     whose majority lies in the region), ``vintage``, ``geometry``.

@@ -6,9 +6,34 @@ and attribution) and a small class around it.
 
 >>> from stpmap.data.registry import registry
 >>> registry().vintages
-[2017, 2021]
+[2017, 2018, 2019, 2020, 2021, 2022]
 >>> registry().dataset(2017, "ccg_boundaries").count
 207
+>>> registry().counts(2022)["ccg"]  # the sub-ICB locations of July 2022
+106
+>>> {k: registry().vintage_info[2022][k] for k in ("as_of", "areas", "subareas")}
+{'as_of': 'July 2022', 'areas': 'Integrated Care Boards', 'subareas': 'sub-ICB locations'}
+
+Each vintage says when its geography took effect (``as_of``), what its
+footprints and CCGs were called (``areas``, ``subareas``), how many features
+each layer has as published (``counts``) and which population it states
+(``population_note``).
+
+A vintage names its datasets by role. Every vintage has an ``lsoa_lookup``
+(LSOA 2011 to CCG or sub-ICB location, footprint or ICB, and district), a
+``lad_region_lookup``, the ``population`` and the April 2017 geometry that
+every vintage is drawn from (``ccg_boundaries``, ``lad_boundaries``). Later
+vintages add the April 2017 LSOA lookup (``base_lsoa_lookup``) through which
+that geometry is dissolved, and may add: ``ccg_stp_lookup`` (CCG names, ODS
+codes and footprint), ``ccg_boundaries_2019`` and ``ccg_boundaries_2021``
+(later official CCG boundaries that draw the border through an April 2017
+CCG the vintage splits), NHS
+England regions by CCG (``ccg_nhs_region_lookup``), by footprint
+(``stp_nhs_region_lookup``, with ``nhs_region_names``) or worked out through
+an earlier year's LSOA lookup (``nhs_region_lsoa_lookup``), and the official
+footprint boundaries that the built ones are checked against
+(``stp_boundaries``). See :mod:`stpmap.data.build` and
+:mod:`stpmap.data.geometry`.
 """
 
 from __future__ import annotations
@@ -48,6 +73,10 @@ class Dataset:
     resolution: str | None = None
     england_count: int | None = None
     download_page: str | None = None
+    #: How far, in metres, the boundaries were generalised (20 m, 200 m, 500 m).
+    generalisation_m: int | None = None
+    #: The population of England's LSOAs (population datasets).
+    england_total: int | None = None
 
     @classmethod
     def from_json(cls, id: str, d: dict) -> "Dataset":
@@ -67,6 +96,8 @@ class Dataset:
             resolution=d.get("resolution"),
             england_count=d.get("england_count"),
             download_page=d.get("download_page"),
+            generalisation_m=d.get("generalisation_m"),
+            england_total=d.get("england_total"),
         )
 
     @property
@@ -115,6 +146,10 @@ class Registry:
         if role not in roles:
             raise ChoiceError("dataset role", role, roles, f"for vintage {vintage}")
         return roles[role]
+
+    def counts(self, vintage) -> dict[str, int]:
+        """How many features each layer of the vintage has, as published."""
+        return dict(self.vintage_info[self.check_vintage(vintage)]["counts"])
 
     def population_note(self, vintage: int) -> str:
         """Which population estimate a vintage's figures are, said in every output."""

@@ -124,8 +124,8 @@ def fetch(vintage=None, mirror: Path | None = None, progress: bool = True) -> di
 
 def _canonical_columns(ds: Dataset, df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """The registry's fields of ``df`` (and its geometry) under their canonical
-    names, whatever the file's case or vintage suffix."""
-    lower = {c.lower(): c for c in df.columns}
+    names, whatever the file's case, surrounding spaces or vintage suffix."""
+    lower = {str(c).strip().lower(): c for c in df.columns}
     mapping = {}
     for canonical, aliases in ds.fields.items():
         hit = next((lower[a.lower()] for a in aliases if a.lower() in lower), None)
@@ -190,7 +190,11 @@ def _population(ds: Dataset, df: pd.DataFrame, path: Path) -> pd.DataFrame:
             f"Dataset {ds.id} ({ds.title}): file {path} lacks single-year-of-age columns 0 to 90+. "
             + _how_to_get(ds)
         )
-    num = df[[ages[a] for a in range(91)]].apply(pd.to_numeric, errors="coerce")
+    num = df[[ages[a] for a in range(91)]]
+    try:
+        num = num.astype("float64")
+    except (TypeError, ValueError):  # some count is not a number: find which below
+        num = num.apply(pd.to_numeric, errors="coerce")
     if num.isna().any().any():
         raise DataError(f"Dataset {ds.id}: file {path} has non-numeric population counts. " + _how_to_get(ds))
     num.columns = list(range(91))

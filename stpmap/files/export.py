@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-FORMATS = ("table", "csv", "json", "geojson", "gpkg", "parquet")
+FORMATS = ("table", "csv", "json", "geojson", "gpkg", "parquet", "hexjson")
 SPATIAL_FORMATS = ("geojson", "gpkg", "parquet")
 BINARY_FORMATS = ("gpkg", "parquet")
 
@@ -39,6 +39,14 @@ def to_geojson_text(gdf, attribution: str, **meta) -> str:
     fc = json.loads(gdf.to_crs(4326).to_json(drop_id=True))
     fc = {"type": "FeatureCollection", **meta, "attribution": attribution, "features": fc["features"]}
     return json.dumps(fc, ensure_ascii=False) + "\n"
+
+
+def to_hexjson_text(hexes, attribution: str) -> str:
+    """HexJSON of a frame from :func:`stpmap.maps.hexes.hexes` (one hex per
+    area), with the attribution in a top-level ``attribution`` key."""
+    from stpmap.maps.hexes import to_hexjson
+
+    return to_hexjson(hexes, attribution=attribution)
 
 
 def to_table_text(df: pd.DataFrame, attribution: str, columns=None, notes=()) -> str:
@@ -79,6 +87,7 @@ def write(df, fmt: str, output: str | Path | None, attribution: str, table_colum
         "json": lambda: to_json_text(df, attribution, **meta),
         "geojson": lambda: to_geojson_text(df, attribution, **meta),
         "table": lambda: to_table_text(df, attribution, table_columns, notes),
+        "hexjson": lambda: to_hexjson_text(df, attribution),
     }[fmt]()
     if output is None or str(output) == "-":
         sys.stdout.write(text)

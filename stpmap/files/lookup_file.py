@@ -280,7 +280,7 @@ def lookup_file(input, column=None, output=None, *, vintage=None, prefix: str | 
     output : where to write; the format follows its extension and may differ
         from the input's. Default ``<input stem>-stpmap.<ext>`` beside the input.
         Written through a temporary file renamed at the end; never the input.
-    vintage : 2017 (default) or 2021.
+    vintage : 2017 (default) to 2022.
     prefix : put before the names of the added columns. ``None`` (default): no
         prefix, unless a name clashes with an input column; then ``stpmap_``
         (said in a StpmapWarning). A prefix given (``""`` too) that still

@@ -179,7 +179,7 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str | None = N
         ``None`` guesses the one header containing "postcode" or "pcd".
     output : a folder that does not exist yet (or is empty); written under a
         temporary name and renamed at the end.
-    vintage : 2017 (default) or 2021.
+    vintage : 2017 (default) to 2022.
     prefix : before the added column names. ``None`` (default): none, unless
         a name clashes with an input column; then ``stpmap_`` (said in a
         StpmapWarning). A prefix given (``""`` too) that still clashes is an error.

@@ -54,17 +54,12 @@ CATEGORY_ORDER = (
     "NHS Dark Pink", "NHS Dark Grey",
 )
 
-#: Okabe & Ito (2008) palette, safe for every common colour-vision deficiency.
-OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
-
 #: Fill for areas with no value: a neutral grey, named in every legend.
 MISSING = "#C9CED1"
 MISSING_LABEL = "No data"
 
-#: Outline colours.
-BORDER = "#FFFFFF"
+#: Fill of the footprints around a selection, and the colour of text.
 CONTEXT_FILL = NHS["NHS Pale Grey"]
-CONTEXT_EDGE = "#B8C0C4"
 TEXT = NHS["NHS Black"]
 
 #: Sequential ramps for choropleths. ``nhs_blues`` runs from a pale blue to

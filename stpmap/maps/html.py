@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from stpmap.maps import colours as _colours
+from stpmap.maps.options import MapOptions, Selection, select
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 LEAFLET_VERSION = "1.9.4"
@@ -254,26 +255,58 @@ def _element(html_text: str):
 def render(md, offline: bool = False, tiles=None, height=None):
     """A folium.Map of a :class:`stpmap.maps.prepare.MapData`."""
     import folium
-
-    from stpmap.maps.prepare import LAYER_WORDS
+    from branca.element import Element
 
     b = md.gdf.to_crs(4326).total_bounds
     centre = [(b[1] + b[3]) / 2, (b[0] + b[2]) / 2]
     m = folium.Map(location=centre, zoom_start=6, tiles=None, control_scale=True, zoom_snap=0.25,
                    height=height or "100%")
+    tile_layers = _page_assets(m, md, offline, tiles)
+    layers = _layer_specs(md, offline)
+    attribution = md.attribution + " " + " ".join(n for n in md.notes if n and "Population" in n)
+    data = {"layers": layers, "legend_html": legend_html(md), "attribution": attribution.strip(),
+            "search_placeholder": "Find a footprint or CCG",
+            "population_note": None}
+    for spec in layers:
+        spec["population_note"] = next((n for n in md.notes if n.startswith("Population")), None) if spec["main"] else None
+
+    data_js = _json_for_script(data)
+    tiles_js = ", ".join(f"{{name: {_json_for_script(lbl)}, layer: {t.get_name()}}}" for lbl, t in tile_layers)
+
+    class _Layers(Element):
+        """Adds the call that draws the layers to the page's script, raw."""
+
+        def render(self, **kwargs):
+            script = (f"stpmapBuild({self._parent.get_name()}, {data_js}, [{tiles_js}]);"
+                      + _describe_script(self._parent.get_name(), md.title))
+            self.get_root().script.add_child(_element(script), name=self.get_name())
+
+    m.add_child(_Layers())
+    m.stpmap_offline = offline
+    from stpmap.maps.alttext import alt_text
+
+    m.stpmap_alt_text = alt_text(md)
+    return m
+
+
+def _page_assets(m, md, offline: bool, tiles) -> list:
+    """Leaflet (from its CDN, or inlined when offline), stpmap's own CSS and
+    script, the title, and the basemaps (none offline). Returns the basemaps
+    as [(label, folium.TileLayer)]."""
+    import folium
+
     root = m.get_root()
     title_html = (f'<div class="stpmap-title"><h1>{html.escape(md.title)}</h1>'
                   + (f"<p>{html.escape(md.subtitle)}</p>" if md.subtitle else "") + "</div>")
+    tile_layers = []
     if offline:
         m.default_js = []
         m.default_css = []
         root.header.add_child(_element(f"<style>{_script_safe(leaflet_css_inline())}</style>"), name="leaflet_css")
         root.header.add_child(_element(f"<script>{_script_safe(_asset('leaflet/leaflet.js'))}</script>"), name="leaflet")
-        tile_layers = []
     else:
         m.default_js = [("leaflet", f"{LEAFLET_CDN}/leaflet.js")]
         m.default_css = [("leaflet_css", f"{LEAFLET_CDN}/leaflet.css")]
-        tile_layers = []
         for i, (label, name) in enumerate(tiles or BASEMAPS):
             t = folium.TileLayer(name, name=label, show=(i == 0), control=False)
             t.add_to(m)
@@ -281,6 +314,38 @@ def render(md, offline: bool = False, tiles=None, height=None):
     root.header.add_child(_element(f"<style>{_script_safe(_asset('stpmap-map.css'))}</style>"), name="stpmap_css")
     root.header.add_child(_element(f"<script>{_script_safe(_asset('stpmap-map.js'))}</script>"), name="stpmap_js")
     root.html.add_child(_element(title_html), name="stpmap_title")
+    root.html.add_child(_element(description_html(md)), name="stpmap_description")
+    return tile_layers
+
+
+#: The id of the HTML map's text description (its alternative text).
+DESCRIPTION_ID = "stpmap-description"
+
+
+def description_html(md) -> str:
+    """The map's alternative text (:func:`stpmap.maps.alttext.alt_text`) as
+    an element hidden on screen but read by screen readers; the map's
+    container points at it with aria-describedby."""
+    from stpmap.maps.alttext import alt_text
+
+    hidden = ("position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;"
+              "clip:rect(0,0,0,0);white-space:nowrap;border:0")
+    return f'<p id="{DESCRIPTION_ID}" class="stpmap-visually-hidden" style="{hidden}">{html.escape(alt_text(md))}</p>'
+
+
+def _describe_script(map_name: str, title: str) -> str:
+    """Script that labels the map's container (a div folium writes without
+    attributes) with the map's title and description."""
+    return (f'(function(){{var el=document.getElementById("{map_name}");if(!el)return;'
+            f'el.setAttribute("role","region");el.setAttribute("aria-roledescription","map");'
+            f'el.setAttribute("aria-label",{_json_for_script(title or "Map")});'
+            f'el.setAttribute("aria-describedby","{DESCRIPTION_ID}");}})();')
+
+
+def _layer_specs(md, offline: bool) -> list[dict]:
+    """The map's layers: the filled areas, the selected footprints' borders
+    over CCGs or districts, and the overlay."""
+    from stpmap.maps.prepare import LAYER_WORDS
 
     one, many = LAYER_WORDS[md.layer]
     value_label = None
@@ -305,28 +370,7 @@ def render(md, offline: bool = False, tiles=None, height=None):
                                   f"{omany[:1].upper() + omany[1:]} ({len(md.overlay)})", main=False, show=True,
                                   filled=False, style={"color": _colours.NHS["NHS Dark Grey"], "weight": 0.8,
                                                        "dashArray": "3 2", "fill": True, "fillOpacity": 0}))
-    attribution = md.attribution + " " + " ".join(n for n in md.notes if n and "Population" in n)
-    data = {"layers": layers, "legend_html": legend_html(md), "attribution": attribution.strip(),
-            "search_placeholder": "Find a footprint or CCG",
-            "population_note": None}
-    for spec in layers:
-        spec["population_note"] = next((n for n in md.notes if n.startswith("Population")), None) if spec["main"] else None
-
-    from branca.element import Element
-
-    data_js = _json_for_script(data)
-    tiles_js = ", ".join(f"{{name: {_json_for_script(lbl)}, layer: {t.get_name()}}}" for lbl, t in tile_layers)
-
-    class _Layers(Element):
-        """Adds the call that draws the layers to the page's script, raw."""
-
-        def render(self, **kwargs):
-            script = f"stpmapBuild({self._parent.get_name()}, {data_js}, [{tiles_js}]);"
-            self.get_root().script.add_child(_element(script), name=self.get_name())
-
-    m.add_child(_Layers())
-    m.stpmap_offline = offline
-    return m
+    return layers
 
 
 def save(m, path) -> Path:
@@ -349,6 +393,7 @@ def explore(
     join_on: str | None = None,
     value: str | None = None,
     aggregate: str | None = None,
+    data_encoding: str | None = None,
     scheme: str | None = None,
     k: int = 5,
     bins=None,
@@ -370,11 +415,11 @@ def explore(
 
     Parameters
     ----------
-    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, scheme, k, bins, ramp, title, groups_file
+    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, scheme, k, bins, ramp, title, groups_file
         As for :func:`stpmap.plot`.
     offline : bool, default False
         Inline Leaflet and every asset and leave out basemap tiles, so the
-        saved file opens with no network. Default: a CARTO/OpenStreetMap
+        saved file opens with no network. Default: an OpenStreetMap
         basemap (with its attribution) loaded from the web.
     tiles : list of (label, folium tiles name), optional
         Basemaps for the online map.
@@ -396,26 +441,29 @@ def explore(
     >>> m = stpmap.explore(group="London", layer="ccg", offline=True)
     >>> m.save("london.html")
     """
+    options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
+                         overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
+                         aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
+                         title=title)
+    return folium_map(options, offline=offline, tiles=tiles, tolerance=tolerance, height=height)
+
+
+def folium_map(options: MapOptions, *, offline: bool = False, tiles=None, tolerance: float | None = None, height=None):
+    """The interactive map of ``options`` as a folium.Map (what :func:`explore`
+    returns; see it for the other parameters). Areas are not labelled, so
+    ``options.labels`` does not matter here."""
     from stpmap.maps.prepare import prepare
 
-    tol = tolerance if tolerance is not None else _auto_tolerance(vintage, group, footprint, groups_file)
-    md = prepare(vintage, group, footprint, layer=layer, overlay=overlay, colour_by=colour_by, data=data,
-                 join_on=join_on, value=value, aggregate=aggregate, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                 labels="name", title=title, groups_file=groups_file, tolerance=tol)
+    selection = select(options)
+    tol = tolerance if tolerance is not None else _auto_tolerance(selection)
+    md = prepare(options, selection=selection, tolerance=tol)
     return render(md, offline=offline, tiles=tiles, height=height)
 
 
-def _auto_tolerance(vintage, group, footprint, groups_file) -> float:
-    if group is None and not footprint:
+def _auto_tolerance(selection: Selection) -> float:
+    """Simplification (metres): :data:`NATIONAL_TOLERANCE` nationally, finer
+    for smaller selections."""
+    extent = selection.extent()
+    if extent is None:
         return NATIONAL_TOLERANCE
-    from stpmap.data import atlas as _atlas
-    from stpmap import settings as _settings
-    from stpmap.data.selection import select_codes
-    from stpmap.data.registry import registry
-
-    v = registry().check_vintage(vintage)
-    codes = select_codes(v, group, groups_file, footprint)
-    stp = _atlas.layer("stp", v)
-    b = stp[stp["code"].isin(codes)].total_bounds
-    extent = max(b[2] - b[0], b[3] - b[1])
     return float(max(15.0, min(NATIONAL_TOLERANCE, extent / 6000)))

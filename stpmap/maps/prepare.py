@@ -10,52 +10,25 @@ and CCG borders still match exactly and neighbours never gap or overlap.
 
 from __future__ import annotations
 
-import threading
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from stpmap.data import atlas as _atlas
-from stpmap.maps import colours as _colours
 from stpmap import _cache
-from stpmap import settings as _settings
-from stpmap.errors import ChoiceError, InputError
+from stpmap.data import atlas as _atlas
 from stpmap.data.registry import registry
+from stpmap.errors import CacheError, ChoiceError, InputError
+from stpmap.maps import colours as _colours
+from stpmap.maps.options import DEFAULT_SCHEME, MapOptions, Selection, select
 
-LAYERS = ("stp", "ccg", "lad")
-OVERLAYS = ("ccg", "lad")
-LABELS = ("name", "code", "none")
 BUILTIN_COLOUR_BY = ("region", "nhs_region", "nhs_local_office", "footprint", "population")
-
-#: Classification schemes, by the names geopandas uses, -> mapclassify class name.
-SCHEMES = {
-    "quantiles": "Quantiles",
-    "natural_breaks": "NaturalBreaks",
-    "equal_interval": "EqualInterval",
-    "fisher_jenks": "FisherJenks",
-    "fisher_jenks_sampled": "FisherJenksSampled",
-    "headtail_breaks": "HeadTailBreaks",
-    "jenks_caspall": "JenksCaspall",
-    "jenks_caspall_forced": "JenksCaspallForced",
-    "jenks_caspall_sampled": "JenksCaspallSampled",
-    "max_p": "MaxP",
-    "maximum_breaks": "MaximumBreaks",
-    "box_plot": "BoxPlot",
-    "percentiles": "Percentiles",
-    "prettybreaks": "PrettyBreaks",
-    "std_mean": "StdMean",
-    "user_defined": "UserDefined",
-}
-DEFAULT_SCHEME = "quantiles"
-
 LAYER_WORDS = {"stp": ("STP footprint", "STP footprints"), "ccg": ("CCG", "CCGs"), "lad": ("local authority", "local authorities")}
 COLOUR_BY_WORDS = {"region": "ONS region", "nhs_region": "NHS England region", "nhs_local_office": "NHS England local office",
                    "footprint": "footprint", "population": "population"}
-
-_lock = threading.Lock()
-_memo: dict = {}
 
 
 # ------------------------------------------------------------- geometry
@@ -65,29 +38,48 @@ def simplified(name: str, vintage: int, tolerance: float):
     """Layer ``name`` with its geometry simplified as a coverage.
 
     ``stp`` is dissolved from the simplified CCGs, so its borders are CCG
-    borders exactly. ``tolerance`` is in metres (British National Grid).
-    Kept in memory and in the cache folder (``maps/`` beside the atlas),
-    rebuilt when the atlas is.
+    borders exactly. ``tolerance`` is in metres (British National Grid),
+    to the millimetre. Kept in memory and in the cache's folder of
+    simplified geometry (:func:`stpmap._cache.mapgeom_folder`), which is
+    emptied when the atlas is rebuilt.
     """
-    key = (name, vintage, round(float(tolerance), 3), str(_settings.cache_dir()))
-    with _lock:
-        if key in _memo:
-            return _memo[key].copy()
+    vintage = int(vintage)
+    atlas_built = str((_cache.read_manifest(_cache.atlas_folder(vintage)) or {}).get("built", ""))
+    return _simplified(name, vintage, round(float(tolerance), 3), str(_cache.root()), atlas_built).copy()
+
+
+@cache
+def _simplified(name: str, vintage: int, tolerance: float, cache_root: str, atlas_built: str):
+    """:func:`simplified`, worked out once a process for each layer,
+    tolerance, cache folder and build of the atlas."""
     out = _from_disk(name, vintage, tolerance)
     if out is None:
         out = _simplify(name, vintage, tolerance)
         _to_disk(out, name, vintage, tolerance)
-    with _lock:
-        _memo[key] = out
-    return out.copy()
+    return out
+
+
+def _current_folder(vintage: int):
+    """The vintage's folder of simplified geometry, emptied (with a new
+    manifest) if it was made from an earlier atlas build; ``None`` when
+    the atlas has no build stamp or the folder cannot be written."""
+    built = (_atlas.manifest(vintage) or {}).get("built")
+    if not built:
+        return None
+    folder = _cache.mapgeom_folder(vintage)
+    expected = {"atlas_built": built}
+    if not _cache.is_current(folder, expected):
+        try:
+            with _cache.writing(folder, expected):
+                pass  # an empty folder with the manifest replaces the stale one
+        except (OSError, CacheError):  # a read-only cache: nothing is kept, maps are simplified afresh
+            return None
+    return folder
 
 
 def _disk_path(name: str, vintage: int, tolerance: float):
-    m = _atlas.manifest(vintage) or {}
-    stamp = "".join(ch for ch in str(m.get("built", "")) if ch.isalnum())
-    if not stamp:
-        return None
-    return _cache.mapgeom_folder(vintage) / f"{name}-{tolerance:g}m-{stamp}.parquet"
+    folder = _current_folder(vintage)
+    return None if folder is None else folder / f"{name}-{tolerance:g}m.parquet"
 
 
 def _from_disk(name, vintage, tolerance):
@@ -100,7 +92,8 @@ def _from_disk(name, vintage, tolerance):
     try:
         import geopandas as gpd
 
-        return gpd.read_parquet(path)
+        # page checksums (written by _to_disk) catch damage that still parses
+        return gpd.read_parquet(path, page_checksum_verification=True)
     except Exception:  # a damaged cache file is rebuilt, never trusted
         return None
 
@@ -112,11 +105,8 @@ def _to_disk(gdf, name, vintage, tolerance):
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob(f"{name}-{tolerance:g}m-*.parquet"):  # earlier atlas builds
-            old.unlink(missing_ok=True)
         tmp = path.with_suffix(".part")
-        gdf.to_parquet(tmp, index=False)
+        gdf.to_parquet(tmp, index=False, write_page_checksum=True)
         tmp.replace(path)
     except OSError:  # a read-only cache is fine: we just recompute next time
         pass
@@ -184,7 +174,7 @@ class MapData:
     outline: object = None  # GeoDataFrame of the selected footprints, drawn over CCG/district layers
     overlay: object = None  # GeoDataFrame of the overlay layer, or None
     overlay_layer: str | None = None
-    selection: str | None = None
+    selection: str | None = None  # the selection's name: the group's, or the footprints'
     joined: object = None  # stpmap.maps.userdata.Joined, when the user's data are mapped
     value_column: str | None = None
 
@@ -194,20 +184,6 @@ class MapData:
 
 
 # ------------------------------------------------------------ preparing
-
-
-def check_scheme(scheme: str | None) -> str | None:
-    if scheme is None:
-        return None
-    s = str(scheme).strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {"naturalbreaks": "natural_breaks", "equalinterval": "equal_interval", "fisherjenks": "fisher_jenks",
-               "headtailbreaks": "headtail_breaks", "pretty_breaks": "prettybreaks", "boxplot": "box_plot",
-               "maximumbreaks": "maximum_breaks", "stdmean": "std_mean", "userdefined": "user_defined",
-               "jenks": "natural_breaks", "quantile": "quantiles"}
-    s = aliases.get(s, s)
-    if s not in SCHEMES:
-        raise ChoiceError("scheme", scheme, list(SCHEMES))
-    return s
 
 
 def _short_name(layer: str, name: str) -> str:
@@ -229,8 +205,16 @@ def _fmt_number(x: float, integer: bool) -> str:
     return f"{x:,.3g}"
 
 
+#: Schemes whose classes follow from the data, not from ``k`` (max_p keeps mapclassify's own 5).
+_NO_K = ("box_plot", "headtail_breaks", "std_mean", "percentiles", "max_p")
+#: mapclassify.classify starts these from 100 solutions; maps keep the classifiers' own defaults.
+_INITIAL = {"natural_breaks": 10, "max_p": 1000}
+
+
 def classify(values: pd.Series, scheme: str, k: int, bins=None, ramp: str = _colours.DEFAULT_RAMP):
-    """Fills and legend entries for numeric values (NaN = missing)."""
+    """Fills and legend entries for numeric values (NaN = missing), classed
+    by ``mapclassify.classify`` with ``scheme`` (a name of
+    :data:`stpmap.maps.options.SCHEMES`)."""
     import mapclassify
 
     v = values.astype(float)
@@ -240,30 +224,21 @@ def classify(values: pd.Series, scheme: str, k: int, bins=None, ramp: str = _col
     if len(y) == 0:
         return fills.tolist(), []
     integer = bool(np.all(np.mod(y, 1) == 0))
-    cls_name = SCHEMES[scheme]
-    kwargs = {}
-    if scheme == "user_defined":
-        if not bins:
-            raise InputError("The user_defined scheme needs class limits: give bins, e.g. --bins 100000,500000,1000000.")
-        kwargs["bins"] = sorted(float(b) for b in bins)
-    elif scheme not in ("box_plot", "headtail_breaks", "std_mean", "percentiles", "max_p"):
-        kwargs["k"] = int(k)
+    if scheme == "user_defined" and not bins:
+        raise InputError("The user_defined scheme needs class limits: give bins, e.g. --bins 100000,500000,1000000.")
     uniq = np.unique(y)
     if len(uniq) <= 1:
         colour = _colours.ramp(ramp, 1)[0]
         fills[ok] = colour
         return fills.tolist(), [(_fmt_number(float(uniq[0]), integer), colour)]
-    if "k" in kwargs:
-        kwargs["k"] = max(1, min(kwargs["k"], len(uniq)))
+    k = 5 if scheme in _NO_K else max(1, min(int(k), len(uniq)))
     state = np.random.get_state()
     np.random.seed(0)  # natural breaks and friends start at random: same data, same map
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if cls_name == "MaxP":
-                c = mapclassify.MaxP(y)
-            else:
-                c = getattr(mapclassify, cls_name)(y, **kwargs)
+            c = mapclassify.classify(y, scheme, k=k, bins=sorted(float(b) for b in bins) if bins else None,
+                                     initial=_INITIAL.get(scheme, 100))
     finally:
         np.random.set_state(state)
     upper = list(np.asarray(c.bins, dtype=float))
@@ -284,7 +259,8 @@ def classify(values: pd.Series, scheme: str, k: int, bins=None, ramp: str = _col
     return fills.tolist(), entries
 
 
-def _find_column(gdf, name: str):
+def _column_named(gdf, name: str):
+    """The column of ``gdf`` called ``name`` in any case (never the geometry), or None."""
     wanted = str(name).strip().lower()
     for c in gdf.columns:
         if c.lower() == wanted and c != "geometry":
@@ -292,157 +268,125 @@ def _find_column(gdf, name: str):
     return None
 
 
-def prepare(
-    vintage=None,
-    group=None,
-    footprint=None,
-    *,
-    layer: str = "stp",
-    overlay: str | None = None,
-    colour_by: str | None = None,
-    data=None,
-    join_on: str | None = None,
-    value: str | None = None,
-    aggregate: str | None = None,
-    scheme: str | None = None,
-    k: int = 5,
-    bins=None,
-    ramp: str = _colours.DEFAULT_RAMP,
-    labels: str | None = "name",
-    title: str | None = None,
-    groups_file=None,
-    tolerance: float = 0.0,
-    warn: bool = True,
-) -> MapData:
-    """Work out what a map shows. See :func:`stpmap.plot` for the parameters."""
-    from stpmap.data.selection import select_codes
+def prepare(options: MapOptions | int | None = None, *, tolerance: float = 0.0, selection: Selection | None = None,
+            warn: bool = True, **option_values) -> MapData:
+    """Work out what a map shows.
 
-    reg = registry()
-    v = reg.check_vintage(vintage)
-    if layer not in LAYERS:
-        raise ChoiceError("layer", layer, LAYERS)
-    if overlay is not None and overlay not in OVERLAYS:
-        raise ChoiceError("overlay", overlay, OVERLAYS)
-    if overlay == layer:
-        overlay = None
-    labels = "none" if labels is None else str(labels).lower()
-    if labels not in LABELS:
-        raise ChoiceError("labels", labels, LABELS)
-    scheme = check_scheme(scheme)
-    if k is None:
-        k = 5
-    try:
-        k = int(k)
-    except (TypeError, ValueError):
-        raise InputError(f"--k must be a whole number of classes, not {k!r}.") from None
-    if not 1 <= k <= 12:
-        raise InputError(f"--k {k}: give between 1 and 12 classes (more cannot be told apart on a map).")
-    if (join_on or value or aggregate) and data is None:
-        raise InputError("--join-on, --value and --aggregate describe a data file: give it with --data FILE.")
-
-    codes = select_codes(v, group, groups_file, footprint)
-    national = codes is None
-    selection = None
-    if group is not None:
-        from stpmap.data.groups import resolve
-
-        selection = resolve(group, v, groups_file).name  # the official spelling, whatever was typed
-    elif footprint:
-        selection = None  # named by the footprint(s) in the title below
-
-    gdf = simplified(layer, v, tolerance)
-    if codes is not None:
-        if layer == "stp":
-            gdf = gdf[gdf["code"].isin(codes)]
-        elif layer == "ccg":
-            gdf = gdf[gdf["stp_code"].isin(codes)]
-        else:
-            parts = _atlas.layer("stp_lad", v)
-            gdf = gdf[gdf["code"].isin(set(parts.loc[parts["stp_code"].isin(codes), "lad_code"]))]
-    gdf = gdf.reset_index(drop=True)
+    ``options`` is a :class:`~stpmap.maps.options.MapOptions` (see
+    :func:`stpmap.plot` for what each option means); for short,
+    ``prepare(2017, layer="ccg")`` makes one from a vintage and options given
+    as keywords. ``selection`` is ``select(options)``, when the caller has it
+    already. ``tolerance`` simplifies the geometry (metres). With ``warn``,
+    what the user's data file lacks is raised as :class:`UserWarning`.
+    """
+    options = _as_options(options, option_values)
+    sel = selection if selection is not None else select(options)
+    layer = options.layer
+    gdf = _areas(layer, sel, tolerance)
     if gdf.empty:
         raise InputError("The selection holds no areas to map. Check --group / --footprint.")
-    if footprint and group is None:
-        stp_names = _atlas.table("stp", v, columns=["code", "name"]).set_index("code")["name"]
-        selection = "; ".join(stp_names[c] for c in codes) if len(codes) <= 3 else f"{len(codes)} footprints"
-
-    # ---------------------------------------------------------- the user's data
-    joined = None
-    value_column = None
-    if data is not None:
-        from stpmap.maps.userdata import join
-
-        joined = join(data, v, layer=layer, join_on=join_on, value=value, aggregate=aggregate,
-                      areas=None if national else list(gdf["code"]))
-        value_column = joined.value_column
-        if value_column in gdf.columns or value_column in ("fill", "value", "label"):
-            value_column = f"{value_column} (data)"
-        if joined.numeric:
-            gdf[value_column] = gdf["code"].map(joined.values).astype(float)
-        else:
-            gdf[value_column] = gdf["code"].map(joined.values)
-        if warn:
-            for msg in joined.messages:
-                warnings.warn(msg, UserWarning, stacklevel=3)
-
-    # ---------------------------------------------------------- colours
+    joined, value_column = _join_user_data(gdf, options, sel)
+    if joined is not None and warn:
+        for msg in joined.messages:
+            warnings.warn(msg, UserWarning, stacklevel=3)
+    colour_by = options.colour_by
     if colour_by is None:  # regions on national footprint maps, else which footprint each area is in
-        colour_by = value_column or ("region" if national and layer == "stp" else "footprint")
-    gdf, legend, colour_word, column = colour(gdf, colour_by, layer=layer, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                                              value_column=value_column, distance=max(50.0, tolerance),
-                                              context=f"for the {layer} layer of vintage {v}")
+        colour_by = value_column or ("region" if sel.national and layer == "stp" else "footprint")
+    gdf, legend, colour_word, column = colour(gdf, colour_by, layer=layer, scheme=options.scheme, k=options.k,
+                                              bins=options.bins, ramp=options.ramp, value_column=value_column,
+                                              distance=max(50.0, tolerance),
+                                              context=f"for the {layer} layer of vintage {sel.vintage}")
+    gdf["label"] = gdf["code"] if options.labels == "code" else gdf["name"].map(lambda s: _short_name(layer, s))
+    context, outline = _context_and_outline(layer, sel, tolerance)
+    overlay_layer = options.drawn_overlay
+    overlay = _areas(overlay_layer, sel, tolerance) if overlay_layer is not None else None
+    reg = registry()
+    notes = [f"Data: {joined.summary()}.", *joined.messages] if joined is not None else []
+    notes.append(reg.population_note(sel.vintage))
+    return MapData(
+        vintage=sel.vintage, layer=layer, gdf=gdf, legend=legend, title=_title(options, sel, column, value_column),
+        subtitle=_subtitle(options, sel, len(gdf), legend, colour_word), attribution=reg.attribution(), notes=notes,
+        national=sel.national, colour_by=colour_word, labels=options.labels, context=context, outline=outline,
+        overlay=overlay, overlay_layer=overlay_layer if overlay is not None else None, selection=sel.name,
+        joined=joined, value_column=value_column,
+    )
 
-    gdf["label"] = gdf["code"] if labels == "code" else gdf["name"].map(lambda s: _short_name(layer, s))
 
-    # ---------------------------------------------------------- context and overlay
-    context = outline = None
-    allfp = simplified("stp", v, tolerance)
-    chosen = allfp["code"].isin(codes) if codes is not None else np.ones(len(allfp), dtype=bool)
-    if not national:
-        context = allfp[~chosen].reset_index(drop=True)
-    if layer != "stp":
-        outline = allfp[chosen].reset_index(drop=True)
-    ov = None
-    if overlay is not None:
-        ov = simplified(overlay, v, tolerance)
-        if codes is not None:
-            if overlay == "ccg":
-                ov = ov[ov["stp_code"].isin(codes)]
-            else:
-                parts = _atlas.layer("stp_lad", v)
-                ov = ov[ov["code"].isin(set(parts.loc[parts["stp_code"].isin(codes), "lad_code"]))]
-        ov = ov.reset_index(drop=True)
+def _as_options(options, option_values: dict) -> MapOptions:
+    if isinstance(options, MapOptions):
+        return dataclasses.replace(options, **option_values) if option_values else options
+    return MapOptions(options, **option_values)
 
-    # ---------------------------------------------------------- words
-    when = f"April {v}"
-    one, many = LAYER_WORDS[layer]
-    where = "England" if national else (selection or "")
-    if title is None:
-        if joined is not None:
-            title = f"{value_column} by {one}, {where}"
-        elif column == "population" or (column and column.startswith("pop_")):
-            title = f"Population by {one}, {where}"
+
+def _areas(name: str, sel: Selection, tolerance: float):
+    """The areas of layer ``name`` in the selection, simplified."""
+    gdf = simplified(name, sel.vintage, tolerance)
+    if sel.codes is not None:
+        if name == "stp":
+            gdf = gdf[gdf["code"].isin(sel.codes)]
+        elif name == "ccg":
+            gdf = gdf[gdf["stp_code"].isin(sel.codes)]
         else:
-            title = f"{many[:1].upper() + many[1:]} of {where}, {when}" if national else f"{where}: {many}, {when}"
-    sub = [f"{len(gdf)} {many if len(gdf) != 1 else one}, {when} boundaries"]
+            parts = _atlas.layer("stp_lad", sel.vintage)
+            gdf = gdf[gdf["code"].isin(set(parts.loc[parts["stp_code"].isin(sel.codes), "lad_code"]))]
+    return gdf.reset_index(drop=True)
+
+
+def _join_user_data(gdf, options: MapOptions, sel: Selection):
+    """Add the user's figures to ``gdf`` as a column; return (the
+    :class:`~stpmap.maps.userdata.Joined`, the column's name), or (None, None)
+    when the map has no data file."""
+    if options.data is None:
+        return None, None
+    from stpmap.maps.userdata import join
+
+    joined = join(options.data, sel.vintage, layer=options.layer, join_on=options.join_on, value=options.value,
+                  aggregate=options.aggregate, areas=None if sel.national else list(gdf["code"]),
+                  encoding=options.data_encoding)
+    column = joined.value_column
+    if column in gdf.columns or column in ("fill", "value", "label"):
+        column = f"{column} (data)"
+    values = gdf["code"].map(joined.values)
+    gdf[column] = values.astype(float) if joined.numeric else values
+    return joined, column
+
+
+def _context_and_outline(layer: str, sel: Selection, tolerance: float):
+    """The footprints around a selection (greyed out), and the selected
+    footprints' borders to draw over a CCG or district layer; None when
+    there are none."""
+    allfp = simplified("stp", sel.vintage, tolerance)
+    chosen = allfp["code"].isin(sel.codes) if sel.codes is not None else np.ones(len(allfp), dtype=bool)
+    context = None if sel.national else allfp[~chosen].reset_index(drop=True)
+    outline = allfp[chosen].reset_index(drop=True) if layer != "stp" else None
+    return context, outline
+
+
+def _title(options: MapOptions, sel: Selection, column, value_column) -> str:
+    """The title given, else one that says what, where and when."""
+    if options.title is not None:
+        return options.title
+    one, many = LAYER_WORDS[options.layer]
+    where = "England" if sel.national else (sel.name or "")
+    when = f"April {sel.vintage}"
+    if value_column is not None:
+        return f"{value_column} by {one}, {where}"
+    if column == "population" or (column and column.startswith("pop_")):
+        return f"Population by {one}, {where}"
+    return f"{many[:1].upper() + many[1:]} of {where}, {when}" if sel.national else f"{where}: {many}, {when}"
+
+
+def _subtitle(options: MapOptions, sel: Selection, count: int, legend: Legend, colour_word) -> str:
+    """How many areas, of when, coloured by what, and what is outlined."""
+    one, many = LAYER_WORDS[options.layer]
+    sub = [f"{count} {many if count != 1 else one}, April {sel.vintage} boundaries"]
     if colour_word and legend.kind != "identity":
         sub.append(f"coloured by {colour_word}")
-    elif legend.kind == "identity" and layer != "stp":
+    elif legend.kind == "identity" and options.layer != "stp":
         sub.append("coloured by footprint")
-    if overlay:
-        sub.append(f"{LAYER_WORDS[overlay][1]} outlined")
-    subtitle = "; ".join(sub)
-    notes = []
-    if joined is not None:
-        notes.append(f"Data: {joined.summary()}.")
-        notes.extend(joined.messages)
-    notes.append(reg.population_note(v))
-    return MapData(
-        vintage=v, layer=layer, gdf=gdf, legend=legend, title=title, subtitle=subtitle,
-        attribution=reg.attribution(), notes=notes, national=national, colour_by=colour_word,
-        labels=labels, context=context, outline=outline, overlay=ov, overlay_layer=overlay if ov is not None else None,
-        selection=selection, joined=joined, value_column=value_column,
-    )
+    if options.drawn_overlay:
+        sub.append(f"{LAYER_WORDS[options.drawn_overlay][1]} outlined")
+    return "; ".join(sub)
 
 
 def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, bins=None,
@@ -471,10 +415,10 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
         colour_word = "footprint"
         column = None
     else:
-        column = value_column if (value_column and key.lower() == value_column.lower()) else _find_column(gdf, key)
+        column = value_column if (value_column and key.lower() == value_column.lower()) else _column_named(gdf, key)
         skip = ("geometry", "fill", "value", "label")
         if column is None or column in skip:
-            valid = [c for c in BUILTIN_COLOUR_BY if c == "footprint" or _find_column(gdf, c)]
+            valid = [c for c in BUILTIN_COLOUR_BY if c == "footprint" or _column_named(gdf, c)]
             valid += [c for c in gdf.columns if c not in valid and c not in (*skip, "vintage", "code", "name")]
             raise ChoiceError("colour-by", colour_by, valid, context)
         series = gdf[column]
@@ -489,7 +433,7 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
                             note=f"{sch}, {len(entries)} classes")
         else:
             if series.isna().all():
-                valid = [c for c in BUILTIN_COLOUR_BY if c == "footprint" or (_find_column(gdf, c) and gdf[_find_column(gdf, c)].notna().any())]
+                valid = [c for c in BUILTIN_COLOUR_BY if c == "footprint" or (_column_named(gdf, c) and gdf[_column_named(gdf, c)].notna().any())]
                 raise ChoiceError("colour-by", colour_by, valid, f"(it has no values here; {context})")
             fills, legend_map = _colours.categorical_fills(series.tolist(), neighbours)
             gdf["fill"] = fills

@@ -12,11 +12,22 @@ file. Maps are written to ``./maps`` unless told otherwise::
     vintage = 2017
     colour_by = "region"
 
-Keys are the parameters of :func:`stpmap.plot` / :func:`stpmap.explore`
-(``vintage``, ``group``, ``footprint``, ``layer``, ``overlay``, ``colour_by``,
-``data``, ``join_on``, ``value``, ``aggregate``, ``scheme``, ``k``, ``bins``,
-``ramp``, ``labels``, ``title``), plus ``formats``, ``offline``, ``dpi``,
-``size``, ``output`` (file stem; default the recipe's name) and ``description``.
+Keys are the map's options (:class:`stpmap.maps.options.MapOptions`, the
+parameters of :func:`stpmap.plot` / :func:`stpmap.explore`: ``vintage``,
+``group``, ``footprint``, ``groups_file``, ``layer``, ``overlay``,
+``colour_by``, ``data``, ``join_on``, ``value``, ``aggregate``,
+``data_encoding``, ``scheme``, ``k``, ``bins``, ``ramp``, ``labels``,
+``title``), plus ``formats``, ``offline``, ``dpi``, ``size``, ``output`` (file
+stem; default the recipe's name) and ``description``.
+
+A recipe describes a report too: put ``"docx"`` (Word) and/or ``"pptx"``
+(PowerPoint) in its ``formats`` (see :mod:`stpmap.reports`), and
+``per_footprint = true`` for a page or slide per footprint::
+
+    formats = ["png", "docx", "pptx"]
+    group = "East of England"
+    colour_by = "population"
+    per_footprint = true
 """
 
 from __future__ import annotations
@@ -27,13 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stpmap.errors import ChoiceError, InputError
+from stpmap.maps.options import OPTION_NAMES, MapOptions
 
 FORMATS = ("png", "html", "svg", "pdf")
+REPORT_FORMATS = ("docx", "pptx")  # a recipe's formats may name reports too
 DEFAULT_FORMAT = "png"
 DEFAULT_DPI = 200
-MAP_KEYS = ("vintage", "group", "footprint", "groups_file", "layer", "overlay", "colour_by", "data", "join_on",
-            "value", "aggregate", "scheme", "k", "bins", "ramp", "labels", "title")
-RECIPE_KEYS = (*MAP_KEYS, "formats", "offline", "dpi", "size", "output", "description")
+MAP_KEYS = OPTION_NAMES
+RECIPE_KEYS = (*MAP_KEYS, "formats", "offline", "dpi", "size", "output", "description", "per_footprint")
 PACKAGE_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
@@ -46,25 +58,21 @@ def slug(text) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "map"
 
 
-def default_name(options: dict) -> str:
+def default_name(options: MapOptions) -> str:
     """A file stem that says what the map shows, e.g. ``footprints-2017-east-of-england``."""
-    from stpmap import settings as _settings
-
-    layer = options.get("layer") or "stp"
-    v = options.get("vintage") or _settings.default_vintage
-    parts = [{"stp": "footprints", "ccg": "ccgs", "lad": "local-authorities"}[layer], str(v)]
-    if options.get("group"):
-        parts.append(slug(str(options["group"]).split(":")[-1]))
-    fp = options.get("footprint")
+    parts = [{"stp": "footprints", "ccg": "ccgs", "lad": "local-authorities"}[options.layer], str(options.vintage)]
+    if options.group:
+        parts.append(slug(str(options.group).split(":")[-1]))
+    fp = options.footprint
     if fp:
         fps = [fp] if isinstance(fp, str) else list(fp)
         parts.append(slug("-".join(fps)) if len(fps) <= 2 else f"{len(fps)}-footprints")
-    if options.get("data") is not None:
-        parts.append(slug(options.get("value") or Path(str(options["data"])).stem))
-    elif options.get("colour_by") and options["colour_by"] not in ("region",):
-        parts.append(slug(options["colour_by"]))
-    if options.get("overlay"):
-        parts.append(f"with-{options['overlay']}")
+    if options.data is not None:
+        parts.append(slug(options.value or Path(str(options.data)).stem))
+    elif options.colour_by and options.colour_by not in ("region",):
+        parts.append(slug(options.colour_by))
+    if options.overlay:
+        parts.append(f"with-{options.overlay}")
     return "-".join(parts)
 
 
@@ -75,37 +83,39 @@ def check_format(fmt) -> str:
     return f
 
 
-def write_map(path, fmt: str | None = None, *, offline: bool = False, dpi: float | None = None, size=None,
-              **options) -> Path:
-    """Write one map. ``fmt`` is taken from the file's suffix when not given.
+def write_map(path, fmt: str | None = None, options: MapOptions | None = None, *, offline: bool = False,
+              dpi: float | None = None, size=None, describe=None) -> Path:
+    """Write the map of ``options`` (default: the national map). ``fmt`` is
+    taken from the file's suffix when not given.
 
-    HTML maps come from :func:`stpmap.explore`, the others from
-    :func:`stpmap.plot`. Warnings (e.g. rows of the user's data that matched
-    nothing) are raised as :class:`UserWarning`.
+    HTML maps are made as :func:`stpmap.explore` makes them, the others as
+    :func:`stpmap.plot` does. Warnings (e.g. rows of the user's data that
+    matched nothing) are raised as :class:`UserWarning`. ``describe``, when
+    given, is called with the map's alternative text.
     """
     path = Path(path)
     fmt = check_format(fmt or path.suffix or DEFAULT_FORMAT)
     if path.suffix.lower() != f".{fmt}":
         path = path.with_name(path.name + f".{fmt}") if not path.suffix else path.with_suffix(f".{fmt}")
-    unknown = [k for k in options if k not in MAP_KEYS]
-    if unknown:
-        raise ChoiceError("map option", unknown[0], MAP_KEYS)
+    options = options if options is not None else MapOptions()
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
     if fmt == "html":
-        from stpmap.maps.html import explore, save
+        from stpmap.maps.html import folium_map, save
 
-        opts = {k: v for k, v in options.items() if k != "labels"}
-        tmp = path.with_name(path.name + ".part")
-        save(explore(offline=offline, **opts), tmp)
-        tmp.replace(path)
+        m = folium_map(options, offline=offline)
+        save(m, tmp)
+        if describe is not None:
+            describe(m.stpmap_alt_text)
     else:
-        from stpmap.maps.static import plot, save
+        from stpmap.maps.static import map_figure, save
 
         # laid out at the resolution it is written at; a small map lowers its own dpi (see stpmap.plot)
-        fig = plot(size=size, dpi=dpi or DEFAULT_DPI, **options)
-        tmp = path.with_name(path.name + ".part")
+        fig = map_figure(options, size=size, dpi=dpi or DEFAULT_DPI)
         save(fig, tmp, fmt, dpi=fig.dpi)
-        tmp.replace(path)
+        if describe is not None:
+            describe(fig.alt_text)
+    tmp.replace(path)
     return path
 
 
@@ -116,13 +126,14 @@ def write_map(path, fmt: str | None = None, *, offline: bool = False, dpi: float
 class Recipe:
     name: str
     path: Path
-    options: dict
+    options: dict  # the map's options as the file gives them, checked when the map is made
     formats: tuple[str, ...] = (DEFAULT_FORMAT,)
     offline: bool = False
     dpi: float | None = None
     size: object = None
     output: str | None = None
     description: str = ""
+    per_footprint: bool = False  # reports: a page (slide) per footprint
     files: list = field(default_factory=list)
 
 
@@ -161,14 +172,14 @@ def load(path) -> Recipe:
     formats = raw.get("formats", [DEFAULT_FORMAT])
     if isinstance(formats, str):
         formats = [formats]
-    formats = tuple(check_format(f) for f in formats)
+    formats = tuple(f if str(f).lower() in REPORT_FORMATS else check_format(f) for f in (str(x).lower() for x in formats))
     options = {k: raw[k] for k in MAP_KEYS if k in raw}
     for key in ("data", "groups_file"):
         if key in options and not Path(options[key]).is_absolute():
             options[key] = str((path.parent / options[key]).resolve())
     return Recipe(name=path.stem, path=path, options=options, formats=formats, offline=bool(raw.get("offline", False)),
                   dpi=raw.get("dpi"), size=raw.get("size"), output=raw.get("output"),
-                  description=str(raw.get("description", "")))
+                  description=str(raw.get("description", "")), per_footprint=bool(raw.get("per_footprint", False)))
 
 
 def resolve(name: str) -> list[Recipe]:
@@ -196,8 +207,14 @@ def render(recipe: Recipe, folder=None, on_file=None) -> list[Path]:
     for fmt in recipe.formats:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            path = write_map(folder / f"{stem}.{fmt}", fmt, offline=recipe.offline, dpi=recipe.dpi, size=recipe.size,
-                             **recipe.options)
+            if fmt in REPORT_FORMATS:
+                from stpmap.reports import write_report
+
+                path = write_report(folder / f"{stem}.{fmt}", MapOptions(**recipe.options),
+                                    per_footprint=recipe.per_footprint)
+            else:
+                path = write_map(folder / f"{stem}.{fmt}", fmt, MapOptions(**recipe.options), offline=recipe.offline,
+                                 dpi=recipe.dpi, size=recipe.size)
         out.append(path)
         if on_file is not None:
             on_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])

@@ -193,7 +193,7 @@ def _match_rate(series: pd.Series, level: str, kind: str, keys: dict) -> int:
     return int(sum(_norm(level, kind, v) in table for v in series.dropna().unique()))
 
 
-def _find_column(df: pd.DataFrame, name: str, what: str) -> str:
+def _require_column(df: pd.DataFrame, name: str, what: str) -> str:
     wanted = str(name).strip().lower()
     for c in df.columns:
         if c.lower() == wanted:
@@ -215,7 +215,7 @@ def _guess_join_column(df: pd.DataFrame, keys: dict) -> str:
     if best is None:
         raise InputError(
             "Cannot tell which column of the data names the areas: no column is called like a code or name "
-            f"(STP17CD, CCG17CDH, name...) and none holds footprint, CCG or district codes or names. Columns: "
+            "(STP17CD, CCG17CDH, name...) and none holds footprint, CCG or district codes or names. Columns: "
             + ", ".join(repr(c) for c in cols) + ". Give it with --join-on COLUMN."
         )
     return best
@@ -253,7 +253,7 @@ def _to_number(s: pd.Series) -> pd.Series:
 
 
 def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: str | None = None,
-         aggregate: str | None = None, sheet=None, areas=None) -> Joined:
+         aggregate: str | None = None, sheet=None, areas=None, encoding: str | None = None) -> Joined:
     """Match the user's rows to the areas of ``layer`` and return one value per area.
 
     Parameters
@@ -275,6 +275,11 @@ def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: s
         How CCG (or district) figures become footprint figures when
         ``layer="stp"``: ``"sum"`` for counts, ``"mean"`` for the
         population-weighted mean (for rates and percentages). Required then.
+    sheet : str or int, optional
+        The sheet of an Excel file (default: the first).
+    encoding : str, optional
+        The encoding of a CSV file (default: UTF-8, with or without a
+        byte-order mark).
 
     Returns
     -------
@@ -289,19 +294,42 @@ def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: s
         raise ChoiceError("layer", layer, list(LEVEL_WORDS))
     if aggregate is not None and aggregate not in AGGREGATES:
         raise ChoiceError("aggregate", aggregate, AGGREGATES)
-    if isinstance(data, pd.DataFrame):
-        df, source = data.copy(), "the data"
-        df.columns = [str(c).strip() for c in df.columns]
-    else:
-        df, source = read_table(data, sheet), Path(data).name
+    df, source = _data_frame(data, sheet, encoding)
     keys = _keys(vintage)
-    jcol = _find_column(df, join_on, "join") if join_on else _guess_join_column(df, keys)
-    vcol = _find_column(df, value, "value") if value else _guess_value_column(df, jcol)
+    jcol = _require_column(df, join_on, "join") if join_on else _guess_join_column(df, keys)
+    vcol = _require_column(df, value, "value") if value else _guess_value_column(df, jcol)
     if vcol == jcol:
         raise InputError(f"--value and --join-on are the same column ({jcol!r}); the value must be another column.")
+    level, kind = _what_the_column_holds(df[jcol], jcol, keys, vintage)
+    word = LEVEL_WORDS[level]
+    numbers = _to_number(df[vcol])
+    numeric = bool(numbers.notna().sum() >= max(1, 0.5 * df[vcol].notna().sum()))
+    out = Joined(values=pd.Series(dtype=float), layer=layer, level=level, matched_by=f"{word} {_KIND_WORDS[kind]}",
+                 join_column=jcol, value_column=vcol, source=source, rows=len(df), numeric=numeric)
+    frame = _matched_rows(df, out, keys[(level, kind)], kind, numbers)
+    per_area = _one_value_per_area(frame, word, source)
+    if level == layer:
+        out.values = per_area.dropna()
+        return out
+    _check_can_combine(out, aggregate)
+    out.aggregate = aggregate
+    out.values = _aggregate(per_area, level, vintage, aggregate, out, areas)
+    return out
 
-    # what does the join column hold? the (level, kind) matching most distinct values
-    col = df[jcol]
+
+def _data_frame(data, sheet, encoding) -> tuple[pd.DataFrame, str]:
+    """The user's rows, and what to call them in messages."""
+    if isinstance(data, pd.DataFrame):
+        df = data.copy()
+        df.columns = [str(c).strip() for c in df.columns]
+        return df, "the data"
+    # only what was given is passed on, so the reader's own defaults apply otherwise
+    given = {name: v for name, v in (("sheet", sheet), ("encoding", encoding)) if v is not None}
+    return read_table(data, **given, encoding_option="--data-encoding"), Path(data).name
+
+
+def _what_the_column_holds(col: pd.Series, jcol: str, keys: dict, vintage) -> tuple[str, str]:
+    """The (level, kind) of key that matches most of the column's distinct values."""
     rates = {lk: _match_rate(col, *lk, keys) for lk in keys}
     order = [("stp", "code"), ("ccg", "code"), ("ccg", "ods"), ("lad", "code"), ("stp", "ods"),
              ("stp", "name"), ("ccg", "name"), ("lad", "name")]
@@ -312,36 +340,35 @@ def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: s
             f"No value of column {jcol!r} ({sample}) is a footprint, CCG or district code or name of vintage {vintage}. "
             "Check --join-on and --vintage; codes look like E54000005 (footprint), E38000001 or 02N (CCG), E06000001 (district)."
         )
-    level, kind = best
-    table = keys[best]
-    word = LEVEL_WORDS[level]
-    matched_by = f"{word} {_KIND_WORDS[kind]}"
+    return best
 
-    numbers = _to_number(df[vcol])
-    raw_values = df[vcol]
-    numeric = bool(numbers.notna().sum() >= max(1, 0.5 * raw_values.notna().sum()))
-    out = Joined(values=pd.Series(dtype=float), layer=layer, level=level, matched_by=matched_by,
-                 join_column=jcol, value_column=vcol, source=source, rows=len(df), numeric=numeric)
 
+def _matched_rows(df: pd.DataFrame, out: Joined, table: dict, kind: str, numbers: pd.Series) -> pd.DataFrame:
+    """Each row's area code, value and key, for the rows that match an area.
+    Blank keys, keys that match nothing and values that are not numbers are
+    counted in ``out``."""
+    col, raw_values = df[out.join_column], df[out.value_column]
     codes = []
     for key in col:
         if key is None or (isinstance(key, float) and np.isnan(key)) or str(key).strip() == "":
             out.blank_keys += 1
             codes.append(None)
             continue
-        code = table.get(_norm(level, kind, key))
+        code = table.get(_norm(out.level, kind, key))
         if code is None:
             out.unmatched.append(key)
         codes.append(code)
-    if numeric:
+    if out.numeric:
         vals = numbers
         bad = raw_values.notna() & numbers.isna() & raw_values.astype("string").str.strip().ne("")
         out.non_numeric = [(k, v) for k, v in zip(col[bad], raw_values[bad])]
     else:
         vals = raw_values.where(raw_values.notna(), None)
-    frame = pd.DataFrame({"code": codes, "value": vals.values, "key": col.values}).dropna(subset=["code"])
+    return pd.DataFrame({"code": codes, "value": vals.values, "key": col.values}).dropna(subset=["code"])
 
-    # the same area twice: fine if the values agree, an error otherwise
+
+def _one_value_per_area(frame: pd.DataFrame, word: str, source: str) -> pd.Series:
+    """The value of each area; the same area twice is fine if the values agree, an error otherwise."""
     dup = frame[frame["code"].duplicated(keep=False)]
     if len(dup):
         clash = dup.groupby("code")["value"].nunique(dropna=False)
@@ -355,27 +382,26 @@ def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: s
                 f"{len(clash)} {word}s appear more than once in {source} with different values ({shown}). "
                 "Keep one row per area, or add the rows up first."
             )
-    per_area = frame.drop_duplicates("code").set_index("code")["value"]
+    return frame.drop_duplicates("code").set_index("code")["value"]
 
-    if level == layer:
-        out.values = per_area.dropna()
-        return out
+
+def _check_can_combine(out: Joined, aggregate) -> None:
+    """Values of CCGs or districts can be combined into footprints, if numbers and told how."""
+    word, layer, level, jcol = LEVEL_WORDS[out.level], out.layer, out.level, out.join_column
     if layer != "stp" or level == "stp":
         raise InputError(
-            f"The data are by {word} ({matched_by} in {jcol!r}) but the map shows {LEVEL_WORDS[layer]}s. "
+            f"The data are by {word} ({out.matched_by} in {jcol!r}) but the map shows {LEVEL_WORDS[layer]}s. "
             f"Use --layer {level} to map them{', or --layer stp with --aggregate' if level != 'stp' else ''}."
         )
-    if not numeric:
-        raise InputError(f"Column {vcol!r} is not numeric, so {word} values cannot be combined into footprints. Use --layer {level}.")
+    if not out.numeric:
+        raise InputError(f"Column {out.value_column!r} is not numeric, so {word} values cannot be combined into "
+                         f"footprints. Use --layer {level}.")
     if aggregate is None:
         raise InputError(
-            f"The data are by {word} ({matched_by} in {jcol!r}); the map shows footprints. Say how to combine them: "
+            f"The data are by {word} ({out.matched_by} in {jcol!r}); the map shows footprints. Say how to combine them: "
             f"--aggregate sum (counts: beds, patients) or --aggregate mean (population-weighted, for rates and "
             f"percentages), or map them as they are with --layer {level}."
         )
-    out.aggregate = aggregate
-    out.values = _aggregate(per_area, level, vintage, aggregate, out, areas)
-    return out
 
 
 def _aggregate(per_area: pd.Series, level: str, vintage: int, how: str, out: Joined, areas=None) -> pd.Series:

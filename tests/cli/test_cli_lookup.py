@@ -90,7 +90,7 @@ def test_statuses_are_data_exit_zero(run):
     (["lookup"], "Give postcodes"),
     (["lookup", "NG1 5DT", "--input", "x.csv"], "either postcodes or --input FILE, not both"),
     (["lookup", "NG1 5DT", "--output", "x.csv"], "--output only apply to --input FILE"),
-    (["lookup", "NG1 5DT", "--vintage", "2019"], "Valid choices: 2017, 2021"),
+    (["lookup", "NG1 5DT", "--vintage", "2016"], "Valid choices: 2017, 2018, 2019, 2020, 2021, 2022"),
     (["lookup", "--input", "missing.csv"], "does not exist"),
 ])
 def test_usage_errors_exit_2(run, args, message):

@@ -83,8 +83,9 @@ def test_names_search_and_notes_as_json(run):
     assert {r["code"] for r in rows} == {"E54000023", "E54000025", "E54000026"}
     r = run("names", "NHS South Yorkshire ICB", "-v", "2021", "--format", "json")
     rows = json.loads(r.stdout)
-    assert {x["code"] for x in rows} == {"E54000061"} and "icb_name" in {x["kind"] for x in rows}
-    assert "Note:" in r.stderr and "not a footprint of 2021" in r.stderr
+    # a 2022 ICB asked for in 2021: the footprint that held its people then, with a note saying so
+    assert {x["code"] for x in rows} == {"E54000009"} and "ods_code" in {x["kind"] for x in rows}
+    assert "Note:" in r.stderr and "not a footprint of 2021" in r.stderr and "E54000061" in r.stderr
     every = json.loads(run("names", "--format", "json").stdout)
     assert len(every) == len(A.aliases())
 

@@ -88,8 +88,8 @@ def test_missing_mirror_folder(tmp_path, fresh_cache):
 
 
 def test_unknown_vintage_lists_valid_ones():
-    with pytest.raises(ChoiceError, match=r"Unknown vintage 2019. Valid choices: 2017, 2021"):
-        registry().check_vintage(2019)
+    with pytest.raises(ChoiceError, match=r"Unknown vintage 2016. Valid choices: 2017, 2018, 2019, 2020, 2021, 2022"):
+        registry().check_vintage(2016)
 
 
 def test_a_mirror_that_is_a_file_says_so(tmp_path, fresh_cache, monkeypatch):

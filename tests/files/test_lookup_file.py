@@ -356,8 +356,8 @@ def test_unreadable_inputs(no_work, tmp_path, name, content, pattern):
 
 def test_unknown_vintage_and_bad_options(no_work, tmp_path):
     src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
-    with pytest.raises(ChoiceError, match=r"Unknown vintage 2019.*2017, 2021"):
-        _bulk.lookup_file(src, "Patient Postcode", vintage=2019, progress=False)
+    with pytest.raises(ChoiceError, match=r"Unknown vintage 2016.*2017, 2018, 2019, 2020, 2021, 2022"):
+        _bulk.lookup_file(src, "Patient Postcode", vintage=2016, progress=False)
     with pytest.raises(InputError, match=r"--sheet is for XLSX"):
         _bulk.lookup_file(src, "Patient Postcode", sheet="x", progress=False)
     with pytest.raises(InputError, match=r"Unknown encoding 'klingon'"):

@@ -162,7 +162,9 @@ def test_selection_is_fitted_and_finer(atlas_cache, tmp_path):
     assert len(layers[0]["features"]) == 32 and len(layers[1]["features"]) == 5
     lons = [pt[0] for f in layers[0]["features"] for poly in f["g"] for ring in poly for pt in decode(ring)]
     assert -0.6 < min(lons) and max(lons) < 0.4  # London only
-    assert _maps_html._auto_tolerance(2017, "London", None, None) < _maps_html.NATIONAL_TOLERANCE
+    from stpmap.maps.options import MapOptions, select
+
+    assert _maps_html._auto_tolerance(select(MapOptions(2017, "London"))) < _maps_html.NATIONAL_TOLERANCE
 
 
 # ------------------------------------------------------------------ CLI
@@ -225,3 +227,9 @@ def test_recipes_render_and_list_choices(atlas_cache, tmp_path, monkeypatch):
     (tmp_path / "bad.toml").write_text('colour = "red"\n')
     r = CliRunner().invoke(main, ["map", "--recipe", "bad.toml"])
     assert r.exit_code == 2 and "Unknown recipe key 'colour'" in r.output
+
+
+def test_a_format_given_as_a_flag_points_to_format(cli):
+    """`stpmap map --html` is what people type first: the error says what works."""
+    r = cli("map", "--html", code=2)
+    assert "No such option: --html. The format is one option: --format html." in r.stderr

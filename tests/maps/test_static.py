@@ -171,8 +171,8 @@ def test_parse_size():
 def test_bad_options_list_valid_choices(atlas_cache):
     with pytest.raises(ChoiceError, match="Unknown scheme 'jenkz'.*quantiles.*natural_breaks"):
         _maps_static.plot(colour_by="population", scheme="jenkz")
-    with pytest.raises(ChoiceError, match="Unknown colour-by 'nhs_region'.*region"):
-        _maps_static.plot(2021, colour_by="nhs_region")
+    with pytest.raises(ChoiceError, match="Unknown colour-by 'nhs_local_office'.*region"):
+        _maps_static.plot(2021, colour_by="nhs_local_office")  # local offices ended in 2019
     with pytest.raises(ChoiceError, match="Unknown layer"):
         _maps_static.plot(layer="msoa")
     with pytest.raises(InputError, match="between 1 and 12"):
@@ -248,6 +248,8 @@ def test_label_widths_match_the_renderer(dejavu):
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
 
+    from stpmap.maps.static.labels import text_width_px
+
     texts = ["Somerset", "North West London", "Bath, Swindon and Wiltshire", "Isle of Wight", "WWW iii", "Fir & Hazel"]
     for dpi in (72, 100, 300):
         fig = Figure(dpi=dpi)
@@ -257,7 +259,7 @@ def test_label_widths_match_the_renderer(dejavu):
             prop = FontProperties(family="DejaVu Sans", size=fs)
             for text in texts:
                 theirs = renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
-                mine = _maps_static._text_width_px(text, fs, dpi)
+                mine = text_width_px(text, fs, dpi, _maps_static._font())
                 assert theirs - 0.01 <= mine <= theirs * 1.03 + 1, (text, fs, dpi, mine, theirs)
 
 

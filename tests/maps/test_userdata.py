@@ -186,3 +186,28 @@ def test_2021_ods_codes(atlas_cache):
     df = pd.DataFrame({"ICB code": list(s21["ods_code"]), "v": range(len(s21))})
     j = join(df, 2021, join_on="icb code")
     assert j.matched_by == "footprint ODS code" and len(j.values) == 42
+
+
+# ------------------------------------------------------------------ encodings
+
+
+@pytest.fixture
+def cp1252_ratings(stp, tmp_path):
+    """A CSV saved by Excel on Windows: cp1252, with a name that is not ASCII."""
+    path = tmp_path / "ratings.csv"
+    rows = "".join(f"{c},{'Café' if i % 2 else 'Good'}\n" for i, c in enumerate(stp["code"]))
+    path.write_bytes(("STP17CD,Rating\n" + rows).encode("cp1252"))
+    return path
+
+
+def test_data_encoding_reads_a_cp1252_file(cp1252_ratings, tmp_path, cli):
+    out = tmp_path / "ratings.html"
+    cli("map", "--data", str(cp1252_ratings), "--data-encoding", "cp1252", "--format", "html", "-o", str(out))
+    text = out.read_text(encoding="utf-8")
+    assert "Café" in text and "Caf\ufffd" not in text and "CafÃ©" not in text
+
+
+def test_a_cp1252_file_is_refused_by_default_naming_data_encoding(cp1252_ratings, tmp_path, cli):
+    result = cli("map", "--data", str(cp1252_ratings), "--format", "html", "-o", str(tmp_path / "r.html"), code=2)
+    assert "--data-encoding" in result.output
+    assert not (tmp_path / "r.html").exists()

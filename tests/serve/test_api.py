@@ -119,15 +119,15 @@ def test_vintage_parameter(client):
     assert r17["ccg_code"] != r21["ccg_code"]  # April 2021 CCGs merged: Nottingham and Nottinghamshire CCG
 
 
-@pytest.mark.parametrize("bad", ["2018", "abc", "17", "2017.5"])
+@pytest.mark.parametrize("bad", ["2016", "abc", "17", "2017.5"])
 def test_unknown_vintage_is_400_listing_the_valid_ones(client, bad):
     for url in (f"/postcodes/NG15DT?vintage={bad}", f"/footprints?vintage={bad}", f"/footprints.geojson?vintage={bad}",
                 f"/footprints/E54000007?vintage={bad}", f"/points?lat=52.95&lon=-1.15&vintage={bad}"):
         r = client.get(url)
         assert r.status_code == 400, url
         body = r.json()
-        assert "2017" in body["message"] and "2021" in body["message"]
-        assert body["valid"] == ["2017", "2021"]
+        assert "2017" in body["message"] and "2022" in body["message"]
+        assert body["valid"] == ["2017", "2018", "2019", "2020", "2021", "2022"]
 
 
 # ---------------------------------------------------------------- many postcodes
@@ -347,7 +347,7 @@ def test_page_is_self_contained(client):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
     assert 'id="postcode"' in html and "static/leaflet/leaflet.js" in html
-    assert '"vintages": [2017, 2021]' in html and "Royal Mail" in html
+    assert '"vintages": [2017, 2018, 2019, 2020, 2021, 2022]' in html and "Royal Mail" in html
     assert "{{CONFIG}}" not in html
     for src in ("src=\"http", "href=\"http://", "unpkg", "cdn"):
         assert src not in html.replace('href="https://leafletjs.com"', "")
@@ -371,7 +371,7 @@ def test_docs_and_openapi(client):
                  "/footprints/{code}.geojson", "/footprints.geojson"):
         assert path in spec["paths"], path
     vintage = [p for p in spec["paths"]["/footprints"]["get"]["parameters"] if p["name"] == "vintage"][0]
-    assert vintage["schema"]["enum"] == ["2017", "2021"] or "2017" in json.dumps(vintage)
+    assert vintage["schema"]["enum"] == ["2017", "2018", "2019", "2020", "2021", "2022"] or "2017" in json.dumps(vintage)
 
 
 #: Every operation of the OpenAPI description, in order, as the app listed them before it was split into routers.
@@ -392,15 +392,15 @@ def test_every_vintage_parameter_gives_the_vintages_and_the_app_default(atlas_ca
               if p["name"] == "vintage"]
     assert len(params) == len(OPERATIONS) - 1  # all but /health
     for p in params:
-        assert p["in"] == "query" and p["schema"]["enum"] == ["2017", "2021"]
+        assert p["in"] == "query" and p["schema"]["enum"] == ["2017", "2018", "2019", "2020", "2021", "2022"]
         assert p["description"] == p["schema"]["description"] == (
-            f"Vintage of the geography: 2017 or 2021 (default {default}). An unknown one is a 400 that lists the valid ones.")
+            f"Vintage of the geography: 2017 or 2018 or 2019 or 2020 or 2021 or 2022 (default {default}). An unknown one is a 400 that lists the valid ones.")
 
 
 def test_health(client):
     body = client.get("/health").json()
-    assert body["status"] == "ok" and body["vintages"] == [2017, 2021]
-    assert body["postcode_index"] == {"2017": True, "2021": True}
+    assert body["status"] == "ok" and body["vintages"] == [2017, 2018, 2019, 2020, 2021, 2022]
+    assert body["postcode_index"] == {str(v): True for v in range(2017, 2023)}
     assert body["startup_seconds"] > 0
 
 
@@ -422,7 +422,7 @@ def test_internal_errors_are_json_without_traceback(atlas_cache, app):
                                    index=lambda vintage=None: None)
     bad = create_app(lookup_module=broken)
     bad.state.stpmap.data = app.state.stpmap.data
-    bad.state.stpmap.indexed = {2017: True, 2021: True}
+    bad.state.stpmap.indexed = {v: True for v in range(2017, 2023)}
     bad.state.stpmap.loaded = True
     with TestClient(bad, raise_server_exceptions=False) as c:
         for r in (c.get("/postcodes/NG15DT"), c.post("/postcodes", json={"postcodes": ["NG1 5DT"]}),
@@ -458,5 +458,5 @@ def test_cli_serve_options_and_bad_vintage():
     out = runner.invoke(main, ["serve", "--help"]).output
     for opt in ("--host", "--port", "--vintage", "--cors-origin"):
         assert opt in out
-    res = runner.invoke(main, ["serve", "--vintage", "2019"])
-    assert res.exit_code == 2 and "2017, 2021" in res.output
+    res = runner.invoke(main, ["serve", "--vintage", "2016"])
+    assert res.exit_code == 2 and "2017, 2018, 2019, 2020, 2021, 2022" in res.output
