@@ -60,7 +60,7 @@ def test_every_area_has_exactly_one_hex_of_its_own(layers, key, count):
 
 
 def test_recall_meets_the_goals(layers, oi_recall):
-    assert oi_recall == pytest.approx(70 / 101)
+    assert 0.65 <= oi_recall <= 0.75  # about 0.69: 70 of the ~100 bordering pairs of 2021, whichever 2021 geometry
     assert recall_of(layers[(2017, "stp")], 2017, "stp") >= 0.75
     assert recall_of(layers[(2021, "stp")], 2021, "stp") >= oi_recall
     assert recall_of(layers[(2021, "ccg")], 2021, "ccg") >= 0.7

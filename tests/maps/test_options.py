@@ -19,7 +19,7 @@ from stpmap.maps.options import OPTION_NAMES, SCHEMES, MapOptions, select
     ({"overlay": "stp"}, "Unknown overlay 'stp'. Valid choices: ccg, lad."),
     ({"labels": "Both"}, "Unknown labels 'both'. Valid choices: name, code, none."),
     ({"scheme": "jenkz"}, "Unknown scheme 'jenkz'. Valid choices: " + ", ".join(SCHEMES) + "."),
-    ({"vintage": 2019}, "Unknown vintage 2019. Valid choices: 2017, 2021."),
+    ({"vintage": 2016}, "Unknown vintage 2016. Valid choices: 2017, 2018, 2019, 2020, 2021, 2022."),
 ])
 def test_an_unknown_choice_names_the_valid_ones(given, message):
     with pytest.raises(ChoiceError) as caught:
