@@ -223,9 +223,9 @@ class Answers:
         if key == "distance_m":
             values = np.take(self.placements.distance, safe).astype(np.float64)
         else:
-            if self._coords is None:  # the four of a row at once: one memory read
-                self._coords = np.take(self.placements.directory.coords, safe, axis=0)
-            values = self._coords[:, COORDINATE_KEYS[key]].copy()
+            if self._coords is None:  # the four of a row at once (one memory read), then column by column
+                self._coords = np.ascontiguousarray(np.take(self.placements.directory.coords, safe, axis=0).T)
+            values = self._coords[COORDINATE_KEYS[key]]
         if not every:
             values[~found] = np.nan
         return values

@@ -392,6 +392,8 @@ class Parsed:
         rows = np.flatnonzero(self._respelt)
         if not len(rows):  # every postcode is written in its canonical form already
             return self.text
+        if len(rows) == len(self.valid):  # every one respelt
+            return self.canonical
         return pc.replace_with_mask(self.text, bool_array(self._respelt), _canonical(self._words[rows], self._code[rows]))
 
 
