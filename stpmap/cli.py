@@ -462,6 +462,10 @@ LOOKUP_TABLE = [  # (header, keys joined with a space)
 @click.option("--prefix", default=None, metavar="P",
               help="Put before the added column names, e.g. stp_ (default: none, or stpmap_ when a name clashes with "
                    "a column of --input).")
+@click.option("--fields", default=None, metavar="LIST",
+              help="Result columns to add to --input, separated by commas (default: postcode, status, message, "
+                   "footprint_code, footprint_name, ccg_code, lad_code); 'all' for every one: adds ccg_ods_code, "
+                   "ccg_name, lad_name, region, easting, northing, latitude, longitude, method, distance_m.")
 @click.option("--encoding", default=None, metavar="E", help="Encoding of a CSV input (default UTF-8), e.g. cp1252.")
 @click.option("--sheet", default=None, metavar="S", help="Sheet of an XLSX input (default: the first).")
 @click.option("--engine", type=click.Choice(["pandas", "dask"]), default="pandas", show_default=True,
@@ -470,7 +474,7 @@ LOOKUP_TABLE = [  # (header, keys joined with a space)
 @click.option("--escape-formulas", is_flag=True, default=False,
               help="CSV output: put a ' before text starting with = + - @ (or tab, CR), so that spreadsheets never run "
                    "it as a formula (XLSX: mark such cells as text). Default: cells as they were.")
-def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding, sheet, engine, no_progress,
+def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, fields, encoding, sheet, engine, no_progress,
                escape_formulas):
     """Which STP footprint, CCG and local authority a postcode is in.
 
@@ -479,16 +483,21 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
       stpmap lookup NG1 5DT                        # "NG1 5DT" or NG15DT: one postcode
       stpmap lookup "NG1 5DT" "LS1 4AP" --format json
       stpmap lookup --input patients.csv --column postcode   # adds stpmap_postcode...
+      stpmap lookup -i patients.parquet -c pcd --fields status,footprint_code,region
       stpmap lookup -i gps.xlsx --sheet List -o gps-stp.parquet
       stpmap lookup -i 'extracts/*.parquet' -c pcd -o extracts-stp --engine dask
 
     Each result has a status: ok, invalid, not_found, outside_england,
     no_coordinates or pseudo. Statuses are data: the exit status is 0 whatever
     they are, and 2 for a usage error. --format json always writes a list.
+
+    With --input, the added columns are compact: message only where the
+    status is not ok; Parquet keeps the text columns dictionary-encoded.
+    XLSX in or out is slow by nature: prefer CSV or Parquet for big files.
     """
     from stpmap.errors import InputError
 
-    bulk_only = {"--column": column, "--output": output, "--encoding": encoding, "--sheet": sheet,
+    bulk_only = {"--column": column, "--output": output, "--fields": fields, "--encoding": encoding, "--sheet": sheet,
                  "--prefix": prefix, "--engine dask": engine if engine == "dask" else None,
                  "--escape-formulas": escape_formulas or None}
     if input_ is None:
@@ -513,13 +522,13 @@ def lookup_cmd(postcodes, vintage, fmt, input_, column, output, prefix, encoding
         from stpmap.files.lookup_folder import lookup_folder
 
         with _warnings_on_stderr():
-            summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix)
+            summary = lookup_folder(input_, column, output, vintage=vintage, prefix=prefix, fields=fields)
     else:
         from stpmap.files.lookup_file import lookup_file
 
         with _warnings_on_stderr():
             summary = lookup_file(input_, column, output, vintage=vintage, prefix=prefix, progress=progress,
-                                  encoding=encoding, sheet=sheet, escape_formulas=escape_formulas)
+                                  encoding=encoding, sheet=sheet, escape_formulas=escape_formulas, fields=fields)
     _print_summary(summary)
 
 

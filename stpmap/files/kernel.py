@@ -1,25 +1,40 @@
 """The lookup of a file's postcodes, shared by the file and folder lookups:
-choosing the postcode column, naming and typing the result columns, looking up
-one chunk of postcodes and turning the answers into Arrow arrays (files) or
-plain pandas columns (dask partitions).
+choosing the postcode column and the result fields, naming and typing the result
+columns, and looking up one chunk of postcodes straight into Arrow arrays (no
+pandas on the way).
+
+The result columns are compact: text from a small table (status, message,
+codes and names) is dictionary-encoded, and ``message`` is given only where
+the status is not ``ok`` (null, an empty cell, elsewhere). Which columns are
+added is chosen with *fields* (``--fields``): :data:`DEFAULT_FIELDS` unless
+told otherwise, ``"all"`` for every key of :data:`RESULT_KEYS`.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 
+import numpy as np
 import pyarrow as pa
 
-from stpmap.errors import InputError, StpmapWarning
+from stpmap.errors import ChoiceError, InputError, StpmapWarning
 from stpmap.files.read import fold_case
+from stpmap.postcodes import parse as _parse
 from stpmap.postcodes import results as _results
+from stpmap.postcodes.lookup import CODED_KEYS  # text columns from a small table: dictionary-encoded
 from stpmap.postcodes.results import RESULT_KEYS
 
 #: Words in a header that say a column holds postcodes (for guessing the column).
 POSTCODE_HINTS = ("postcode", "pcd")
 
-#: The Arrow type of each result column, as stpmap.postcodes.results declares it.
+#: The value type of each result column, as stpmap.postcodes.results declares it.
 RESULT_TYPES = {field.name: field.type for field in _results.result_schema()}
+
+#: The result columns added unless ``fields`` says otherwise: the postcode as
+#: read, what happened to it, and where it is (codes, and the footprint's name).
+DEFAULT_FIELDS = ("postcode", "status", "message", "footprint_code", "footprint_name", "ccg_code", "lad_code")
+_CODED_TYPE = pa.dictionary(pa.int16(), pa.string())
 
 
 # ------------------------------------------------------------------ columns
@@ -76,14 +91,48 @@ def postcode_column(columns, column, where: str) -> int:
     return column_index(columns, column, where) if column is not None else guess_postcode_column(columns, where)
 
 
-def result_names(prefix: str = "") -> list[str]:
-    """Names of the columns the lookup adds, ``RESULT_KEYS`` with ``prefix``."""
-    return [f"{prefix}{key}" for key in RESULT_KEYS]
+def choose_fields(fields=None) -> tuple[str, ...]:
+    """The result keys to add: ``None`` for :data:`DEFAULT_FIELDS`; ``"all"`` for
+    every key; else names (a list, or text separated by commas), in the order
+    given, where ``"default"`` stands for the default ones. Names are matched
+    ignoring case and spaces; unknown ones are a :class:`ChoiceError` listing them.
+
+    >>> choose_fields("status, footprint_code")
+    ('status', 'footprint_code')
+    >>> choose_fields("all") == RESULT_KEYS
+    True
+    """
+    if fields is None:
+        return DEFAULT_FIELDS
+    names = fields.split(",") if isinstance(fields, str) else [str(f) for f in fields]
+    names = [fold_case(n) for n in names if str(n).strip()]
+    if not names:
+        raise InputError("No fields given. Name the result columns to add (e.g. --fields status,footprint_code), "
+                         "or give --fields all.")
+    unknown = [n for n in names if n not in RESULT_KEYS and n not in ("all", "default")]
+    if unknown:
+        raise ChoiceError("field" if len(unknown) == 1 else "fields", ", ".join(unknown),
+                          ["all", "default", *RESULT_KEYS])
+    chosen: dict[str, None] = {}
+    for n in names:
+        chosen.update(dict.fromkeys({"all": RESULT_KEYS, "default": DEFAULT_FIELDS}.get(n, (n,))))
+    return tuple(chosen)
 
 
-def result_fields(prefix: str = "") -> list[pa.Field]:
+def result_names(prefix: str = "", fields=RESULT_KEYS) -> list[str]:
+    """Names of the columns the lookup adds: ``fields`` with ``prefix``."""
+    return [f"{prefix}{key}" for key in fields]
+
+
+def arrow_type(key: str) -> pa.DataType:
+    """The Arrow type of a result column in files: dictionary-encoded text for
+    :data:`CODED_KEYS`, else the declared type (``postcode`` text, numbers float64)."""
+    return _CODED_TYPE if key in CODED_KEYS else RESULT_TYPES[key]
+
+
+def result_fields(prefix: str = "", fields=RESULT_KEYS) -> list[pa.Field]:
     """The Arrow fields of the added columns."""
-    return [pa.field(f"{prefix}{key}", kind) for key, kind in RESULT_TYPES.items()]
+    return [pa.field(f"{prefix}{key}", arrow_type(key)) for key in fields]
 
 
 #: Put before the added column names when one would take the name of an input
@@ -91,48 +140,49 @@ def result_fields(prefix: str = "") -> list[pa.Field]:
 DEFAULT_PREFIX = "stpmap_"
 
 
-def _clashes(columns, prefix: str) -> list[str]:
+def _clashes(columns, prefix: str, fields=RESULT_KEYS) -> list[str]:
     taken = {str(c) for c in columns}
-    return [n for n in result_names(prefix) if n in taken]
+    return [n for n in result_names(prefix, fields) if n in taken]
 
 
-def _free_prefix(columns) -> str:
+def _free_prefix(columns, fields=RESULT_KEYS) -> str:
     """:data:`DEFAULT_PREFIX`, or the first of ``stpmap2_``, ``stpmap3_``... that clashes with no column."""
     n, prefix = 1, DEFAULT_PREFIX
-    while _clashes(columns, prefix):
+    while _clashes(columns, prefix, fields):
         n += 1
         prefix = f"{DEFAULT_PREFIX[:-1]}{n}_"
     return prefix
 
 
-def check_collisions(columns, prefix: str, where: str = "the input") -> None:
-    """Error if a result column named with ``prefix`` would take the name of an input column."""
-    clash = _clashes(columns, prefix)
+def check_collisions(columns, prefix: str, where: str = "the input", fields=RESULT_KEYS) -> None:
+    """Error if a result column (of ``fields``) named with ``prefix`` would take the name of an input column."""
+    clash = _clashes(columns, prefix, fields)
     if clash:
-        free = _free_prefix(columns)
+        free = _free_prefix(columns, fields)
         raise InputError(f"The lookup adds column(s) named {_quoted_list(clash)}, which {where} already has. "
                          f"Give another prefix, e.g. --prefix {free} (prefix={free!r} in Python), or leave "
                          "--prefix out: stpmap then prefixes the added columns only when their names clash.")
 
 
-def result_prefix(columns, prefix: str | None, where: str = "the input") -> str:
-    """The prefix of the added columns. ``None``: none, unless a name clashes with
-    an input column; then :data:`DEFAULT_PREFIX` (said in a StpmapWarning), so
-    that the input's columns keep their names. A prefix given (even ``""``)
-    is used as it is, and an error if a name still clashes.
+def result_prefix(columns, prefix: str | None, where: str = "the input", fields=RESULT_KEYS) -> str:
+    """The prefix of the added columns (those of ``fields``). ``None``: none, unless
+    a name clashes with an input column; then :data:`DEFAULT_PREFIX` (said in a
+    StpmapWarning), so that the input's columns keep their names. A prefix given
+    (even ``""``) is used as it is, and an error if a name still clashes.
 
     >>> result_prefix(["id", "pcd"], None), result_prefix(["id", "pcd"], "stp_")
     ('', 'stp_')
     """
     if prefix is not None:
-        check_collisions(columns, str(prefix), where)
+        check_collisions(columns, str(prefix), where, fields)
         return str(prefix)
-    clash = _clashes(columns, "")
+    clash = _clashes(columns, "", fields)
     if not clash:
         return ""
-    chosen = _free_prefix(columns)
+    chosen = _free_prefix(columns, fields)
+    named = ", ".join(chosen + key for key in fields[:2]) + ("..." if len(fields) > 2 else "")
     warnings.warn(f"{where} already has column(s) named {_quoted_list(clash)}, which the lookup adds: so that "
-                  f"yours keep their names, the added columns are named {chosen}postcode, {chosen}status... "
+                  f"yours keep their names, the added columns are named {named} "
                   "(give --prefix P, prefix='P' in Python, to name them otherwise).",
                   StpmapWarning, stacklevel=4)  # the caller of lookup_file or lookup_folder
     return chosen
@@ -141,52 +191,61 @@ def result_prefix(columns, prefix: str | None, where: str = "the input") -> str:
 # ------------------------------------------------------------------ lookups
 
 
-def lookup_frame(postcodes, vintage: int):
-    """``lookup_many``'s frame for ``postcodes``, checked to have one row per postcode."""
+def look_up(postcodes, vintage: int):
+    """The lookup's answers (:class:`stpmap.postcodes.lookup.Answers`) for a chunk of
+    postcodes, checked to have one row per postcode."""
     from stpmap.postcodes import lookup as _lookup
 
-    frame = _lookup.lookup_many(postcodes, vintage=vintage)
-    if len(frame) != len(postcodes):  # never lose or reorder rows silently
-        raise RuntimeError(f"lookup_many returned {len(frame)} rows for {len(postcodes)} postcodes")
-    return frame
+    found = _lookup.answers(postcodes, vintage=vintage)
+    if len(found) != len(postcodes):  # never lose or reorder rows silently
+        raise RuntimeError(f"the lookup returned {len(found)} rows for {len(postcodes)} postcodes")
+    return found
 
 
-def status_counts(frame) -> dict[str, int]:
-    """How many rows of a lookup frame have each status."""
-    return {str(status): int(n) for status, n in frame["status"].value_counts().items()}
+@functools.lru_cache(maxsize=64)
+def _labels(labels: tuple) -> pa.Array:
+    return _parse.text_array(labels)
 
 
-def result_arrays(frame) -> list[pa.Array]:
-    """The result columns of a lookup frame as Arrow arrays of :data:`RESULT_TYPES`
-    (missing values null), converted once each."""
+def _dictionary(codes: np.ndarray, labels: list) -> pa.DictionaryArray:
+    indices = _parse.fixed_array(codes.astype(np.int16, copy=False), pa.int16(), valid=codes >= 0)
+    return pa.DictionaryArray.from_arrays(indices, _labels(tuple(labels)))
+
+
+def _postcodes(found) -> pa.Array:
+    """The ``postcode`` column, which echoes the text of invalid postcodes: never text
+    that a spreadsheet would run as a formula (such a postcode is left empty)."""
+    import pyarrow.compute as pc
+
+    from stpmap.files.write import FORMULA_PATTERN
+
+    postcodes = found.postcodes()
+    invalid = np.flatnonzero(~found.parsed.valid)
+    if not len(invalid):
+        return postcodes
+    echoed = postcodes.take(_parse.fixed_array(invalid.astype(np.int64), pa.int64()))
+    risky = _parse.true_of(pc.match_substring_regex(echoed, "^" + FORMULA_PATTERN))
+    if not risky.any():
+        return postcodes
+    keep = np.ones(len(postcodes), dtype=bool)
+    keep[invalid[risky]] = False
+    return pc.if_else(_parse.bool_array(keep), postcodes, _parse.blank_texts(len(postcodes), null=True))
+
+
+def result_arrays(found, fields=RESULT_KEYS) -> list[pa.Array]:
+    """The result columns of :func:`look_up`'s answers as Arrow arrays of :func:`arrow_type`
+    (missing values null; ``message`` only where the status is not ``ok``; ``postcode``
+    never formula-like)."""
     arrays = []
-    for key, kind in RESULT_TYPES.items():
-        array = pa.Array.from_pandas(frame[key])
-        if pa.types.is_dictionary(array.type):
-            array = array.dictionary_decode()
-        arrays.append(array.cast(kind))
-    return arrays
-
-
-def results_frame(frame, prefix: str = "", index=None):
-    """A lookup frame with plain dtypes (text as pandas "str", numbers float64)
-    and prefixed names, for pandas and dask outputs."""
-    import pandas as pd
-
-    columns = {}
-    for key, kind in RESULT_TYPES.items():
-        s = frame[key]
-        if kind == pa.float64():
-            columns[f"{prefix}{key}"] = s.to_numpy(dtype="float64", na_value=float("nan"))
+    for key in fields:
+        if key == "postcode":
+            arrays.append(_postcodes(found))
+        elif key in CODED_KEYS:
+            codes, labels = found.codes(key)
+            if key == "message":
+                codes = np.where(found.status_codes() == _results.STATUSES.index("ok"), -1, codes)
+            arrays.append(_dictionary(codes, labels))
         else:
-            columns[f"{prefix}{key}"] = s.astype("str").array
-    return pd.DataFrame(columns, index=index if index is not None else frame.index)
-
-
-def empty_results_frame(prefix: str = ""):
-    """:func:`results_frame` of no rows: the dtypes of the added columns."""
-    import pandas as pd
-
-    empty = pd.DataFrame({key: pd.Series([], dtype="float64" if kind == pa.float64() else "object")
-                          for key, kind in RESULT_TYPES.items()})
-    return results_frame(empty, prefix)
+            values = found.numbers(key)
+            arrays.append(_parse.fixed_array(values, pa.float64(), valid=~np.isnan(values)))
+    return arrays

@@ -1,11 +1,16 @@
 """Looking up the postcodes of a folder of files with dask: many Parquet or CSV
-files in, a folder of Parquet files out, one output file per input partition.
+files in, a folder of Parquet files out, one output file per input file.
 
-The postcode index is built (or loaded) once in the calling process before the
-graph runs, so that workers, which inherit ``STPMAP_CACHE`` from the
-environment, only load it from the cache. Works with any dask scheduler:
-the default (threads), ``"processes"``, ``"synchronous"`` or a
-``distributed.Client``.
+Each file is one dask task running the same lookup as a single file
+(:func:`stpmap.files.lookup_file.lookup_file`: pyarrow readers, the shared
+kernel of :mod:`stpmap.files.kernel`, Parquet written chunk by chunk), so the
+folder's results are the file lookup's, column for column, and a file of any
+size runs in bounded memory on its worker. Every file's header is checked (the
+postcode column, name clashes, the same columns in every file) before any work,
+and the postcode index is built (or loaded) once in the calling process before
+the tasks run, so that workers, which inherit ``STPMAP_CACHE`` from the
+environment, only load it from the cache. Works with any dask scheduler: the
+default (threads), ``"processes"``, ``"synchronous"`` or a ``distributed.Client``.
 
 >>> from stpmap.files.lookup_folder import lookup_folder
 >>> from distributed import Client, LocalCluster                      # doctest: +SKIP
@@ -15,10 +20,9 @@ the default (threads), ``"processes"``, ``"synchronous"`` or a
 (52000000, 51120533)
 
 CSV files are read with every column as text (``"007"`` stays ``"007"``,
-``"NA"`` stays ``"NA"``), one partition per file (a file is never split, so
-quoted line breaks are safe). Rows keep their order: partitions follow the
-sorted file names, and output ``part.N.parquet`` files follow the partitions.
-The Parquet files carry the licence attribution in their metadata
+``"NA"`` stays ``"NA"``), in UTF-8. Rows keep their order: the files are taken
+in sorted order and ``part.N.parquet`` is the N-th file's rows, in order. The
+Parquet files carry the licence attribution in their metadata
 (``stpmap.attribution``, ``stpmap.vintage``).
 """
 
@@ -28,12 +32,12 @@ import glob
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from stpmap.errors import InputError
 from stpmap.files import kernel
-from stpmap.files.read import file_format
-from stpmap.files.write import FORMULA_PATTERN
+from stpmap.files.read import TextEncodingError, file_format, open_input
 
 
 def _input_files(input) -> tuple[list[Path], str, str | None, str]:
@@ -89,30 +93,31 @@ def _output_folder(input, output, files: list[Path]) -> Path:
     return out
 
 
-def _read_frames(files: list[Path], kind: str, delimiter: str | None, where: str):
-    """The files as one dask DataFrame, a partition per file; CSV cells as text."""
-    import dask.dataframe as dd
-
-    paths = [str(f) for f in files]
+@contextmanager
+def _utf8_only(where: str):
+    """A CSV file that does not decode: the dask engine reads UTF-8 only, and says so."""
     try:
-        if kind == "parquet":
-            return dd.read_parquet(paths)
-        return dd.read_csv(paths, dtype=str, keep_default_na=False, na_filter=False, blocksize=None,
-                           sep=delimiter, encoding="utf-8", compression="infer")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read the files of {where}: {exc}.") from None
+        yield
+    except TextEncodingError as exc:
+        raise InputError(f"A CSV file of {where} is not UTF-8 text ({exc}). The dask engine reads UTF-8: convert "
+                         "the files, or look each one up with --engine pandas --encoding cp1252.") from None
 
 
-def _postcode_column_name(frames, column, prefix: str | None, where: str) -> tuple[str, str]:
-    """The postcode column, checked to hold text, and the prefix of the added
-    names (:func:`kernel.result_prefix`)."""
-    columns = list(frames.columns)
-    name = columns[kernel.postcode_column(columns, column, where)]
-    prefix = kernel.result_prefix(columns, prefix, where)
-    dtype = frames._meta[name].dtype
-    if dtype.kind not in "OUS" and str(dtype) not in ("str", "string", "category"):
-        raise InputError(f"The column {name!r} of {where} holds {dtype}, not text. Postcodes are text; "
-                         "choose the column that holds them with --column NAME.")
+def _check_files(files: list[Path], column, prefix: str | None, fields, where: str) -> tuple[str, str]:
+    """The postcode column's name, checked in every file's header before any work
+    (present and text, the same columns in each file), and the prefix of the
+    added names (:func:`kernel.result_prefix`)."""
+    with _utf8_only(where):
+        first = open_input(files[0])
+    name = first.header[kernel.postcode_column(first.header, column, where)]
+    prefix = kernel.result_prefix(first.header, prefix, where, fields)
+    for f in files:
+        with _utf8_only(where):
+            source = first if f == files[0] else open_input(f)
+        if source.header != first.header:
+            raise InputError(f"{f.name} has other columns than {files[0].name} ({_shown(source.header)} vs "
+                             f"{_shown(first.header)}). Every file of {where} needs the same columns.")
+        source.check_postcode_column(source.header.index(name))
     return name, prefix
 
 
@@ -121,59 +126,49 @@ def _require_dask() -> None:
     import importlib
 
     try:
-        importlib.import_module("dask.dataframe")
+        importlib.import_module("dask")
     except ImportError as exc:
         raise InputError(f"The dask engine (--engine dask, lookup_folder) needs dask ({exc}). "
                          "Install it: pip install 'stpmap[dask]'") from None
 
 
-def _look_up_partition(partition, column: str, vintage: int, prefix: str):
-    """One partition with the result columns added (runs on the workers)."""
-    import pandas as pd
-
-    frame = kernel.lookup_frame(partition[column].reset_index(drop=True), vintage)
-    echoed = frame["postcode"]  # invalid postcodes echo the input: never a formula
-    frame["postcode"] = echoed.mask(echoed.str.match(FORMULA_PATTERN, na=False))
-    return pd.concat([partition, kernel.results_frame(frame, prefix, index=partition.index)], axis=1)
+def _shown(columns) -> str:
+    return ", ".join(repr(c) for c in columns)
 
 
-def _with_results(frames, column: str, vintage: int, prefix: str):
-    """The lazy frame with the result columns added, its dtypes declared."""
-    import pandas as pd
+def _look_up_one(path: Path, column: str, target: Path, vintage: int, prefix: str, fields, where: str) -> dict:
+    """One file looked up into ``target`` (runs on the workers): its rows and status counts."""
+    from stpmap.files.lookup_file import lookup_file
 
-    meta_in = frames._meta
-    meta = pd.concat([meta_in, kernel.empty_results_frame(prefix).set_axis(meta_in.index[:0])], axis=1)
-    return frames.map_partitions(_look_up_partition, column=column, vintage=vintage, prefix=prefix, meta=meta)
+    with _utf8_only(where):
+        summary = lookup_file(path, column, target, vintage=vintage, prefix=prefix, progress=False, fields=fields)
+    return {"rows": summary["rows"], "statuses": summary["statuses"]}
 
 
-def _write_folder(result, out: Path, status: str, custom_metadata: dict, where: str, scheduler):
-    """Write the partitions as Parquet under a temporary name renamed at the end;
-    return the status counts of every partition."""
+def _write_folder(files: list[Path], out: Path, column: str, vintage: int, prefix: str, fields, where: str,
+                  scheduler) -> list[dict]:
+    """Every file looked up as one dask task into a temporary folder, renamed to
+    ``out`` at the end (removed if a task fails)."""
     import dask
-    import pandas as pd
 
     out_abs = out.resolve()
     tmp = out_abs.parent / f".{out_abs.name}.{os.getpid()}.stpmap-tmp"
-    write = result.to_parquet(str(tmp), write_index=False, compute=False, custom_metadata=custom_metadata)
-    # per-partition counts summed here: no shuffle, so any scheduler will do
-    counts_graph = result[status].map_partitions(lambda s: s.astype(object).value_counts(dropna=False),
-                                                 meta=pd.Series(dtype="int64", name="count"))
+    tmp.mkdir()
     try:
-        try:
-            _, counts = dask.compute(write, counts_graph, scheduler=scheduler)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"A CSV file of {where} is not UTF-8 text ({exc}). The dask engine reads UTF-8: convert "
-                             "the files, or look each one up with --engine pandas --encoding cp1252.") from None
+        tasks = [dask.delayed(_look_up_one, pure=False)(f, column, tmp / f"part.{i}.parquet", vintage, prefix, fields,
+                                                        where) for i, f in enumerate(files)]
+        done = dask.compute(*tasks, scheduler=scheduler)
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return counts
+    return list(done)
 
 
-def lookup_folder(input, column, output, *, vintage=None, prefix: str | None = None, scheduler=None) -> dict:
+def lookup_folder(input, column, output, *, vintage=None, prefix: str | None = None, scheduler=None,
+                  fields=None) -> dict:
     """Look up the postcodes in ``column`` of every Parquet or CSV file of a folder
     (or glob) and write them, with the result columns added, as a folder of Parquet files.
 
@@ -191,37 +186,34 @@ def lookup_folder(input, column, output, *, vintage=None, prefix: str | None = N
         The ``postcode`` result never echoes formula-like input (left empty).
     scheduler : passed to ``dask.compute``; ``None`` uses dask's default, or
         the active ``distributed.Client``.
+    fields : the result columns to add, as for :func:`~stpmap.files.lookup_file.lookup_file`.
 
     Returns
     -------
-    dict with ``input``, ``output``, ``files``, ``partitions``, ``column``,
-    ``prefix``, ``vintage``, ``rows``, ``statuses`` (a count for each status), ``seconds``
-    and ``attribution``.
+    dict with ``input``, ``output``, ``files``, ``partitions`` (one per file),
+    ``column``, ``prefix``, ``vintage``, ``fields``, ``rows``, ``statuses`` (a count for each
+    status), ``seconds`` and ``attribution``.
     """
     started = time.perf_counter()
     from stpmap.data.registry import registry
     from stpmap.postcodes import lookup as _lookup
 
     _require_dask()
-    files, kind, delimiter, where = _input_files(input)
+    files, _, _, where = _input_files(input)
     out = _output_folder(input, output, files)
     vintage = registry().check_vintage(vintage)
-    frames = _read_frames(files, kind, delimiter, where)
-    column_name, prefix = _postcode_column_name(frames, column, prefix, where)
+    fields = kernel.choose_fields(fields)
+    column_name, prefix = _check_files(files, column, prefix, fields, where)
 
     _lookup.index(vintage)  # built here once: the workers load it from the cache
-    attribution = registry().attribution(postcodes=True)
-    result = _with_results(frames, column_name, vintage, prefix)
-    counts = _write_folder(result, out, f"{prefix}status", {b"stpmap.attribution": attribution.encode(),
-                                                             b"stpmap.vintage": str(vintage).encode(),
-                                                             b"stpmap.postcode_column": str(column_name).encode()},
-                           where, scheduler)
+    done = _write_folder(files, out, column_name, vintage, prefix, fields, where, scheduler)
     statuses = {s: 0 for s in _lookup.STATUSES}
-    for s, n in counts.groupby(level=0).sum().items():
-        statuses[str(s)] = statuses.get(str(s), 0) + int(n)
+    for part in done:
+        for s, n in part["statuses"].items():
+            statuses[s] = statuses.get(s, 0) + n
     return {
-        "input": str(input), "output": str(out), "format": "parquet", "files": len(files),
-        "partitions": result.npartitions, "column": str(column_name), "prefix": prefix, "vintage": vintage,
-        "rows": sum(statuses.values()), "statuses": statuses, "seconds": time.perf_counter() - started,
-        "attribution": attribution,
+        "input": str(input), "output": str(out), "format": "parquet", "files": len(files), "partitions": len(files),
+        "column": str(column_name), "prefix": prefix, "vintage": vintage, "fields": list(fields), "rows": sum(p["rows"] for p in done),
+        "statuses": statuses, "seconds": time.perf_counter() - started,
+        "attribution": registry().attribution(postcodes=True),
     }

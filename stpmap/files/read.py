@@ -7,8 +7,10 @@ file order. CSV cells are read as text exactly as written; Parquet columns
 keep their types; XLSX cells are read whole (openpyxl) and given as text.
 
 Text files are UTF-8 (with or without a BOM) unless the caller gives another
-encoding; a file that does not decode is refused before any work with a
-message naming the option that fixes it.
+encoding, and are read once, by pyarrow: the start (the header) is decoded
+when the file is opened, and a byte further on that does not decode stops the
+reading (:class:`TextEncodingError`) with a message naming its line and the
+option that fixes it; only then is the file decoded again, to find that line.
 
 >>> from stpmap.files.read import open_input
 >>> src = open_input("patients.csv")                 # doctest: +SKIP
@@ -37,7 +39,8 @@ EXTENSIONS = {
     ".parquet": ("parquet", None),
 }
 UTF8_BOM = b"\xef\xbb\xbf"
-_SCAN_BLOCK = 1 << 24  # bytes decoded at a time by the encoding check
+_SCAN_BLOCK = 1 << 24  # bytes decoded at a time to find a bad byte
+_HEAD_BLOCK = 1 << 20  # bytes read to find the header and estimate the rows
 _ARROW_BLOCK = 1 << 23  # bytes pyarrow parses at a time
 _SNIFFED_DELIMITERS = ",;\t|"
 
@@ -186,8 +189,12 @@ def _open_binary(path: Path, gz: bool):
     return open(path, "rb")
 
 
+class TextEncodingError(InputError):
+    """A text file has a byte that its encoding cannot decode (the message says where)."""
+
+
 def _decode_error(path: Path, codec: str, exc: UnicodeDecodeError, block: bytes, done: int, newlines: int,
-                  encoding_option: str) -> InputError:
+                  encoding_option: str) -> TextEncodingError:
     at = done + max(exc.start, 0)
     line = newlines + block[: max(exc.start, 0)].count(b"\n") + 1
     bad = block[exc.start: exc.start + 1].hex() if 0 <= exc.start < len(block) else "end of file"
@@ -196,41 +203,63 @@ def _decode_error(path: Path, codec: str, exc: UnicodeDecodeError, block: bytes,
                f"give it with {encoding_option} cp1252 (encoding='cp1252' in Python).")
     else:
         fix = f"Give the file's real encoding with {encoding_option} (e.g. utf-8, cp1252, latin-1)."
-    return InputError(f"{path.name} is not valid {codec} text: byte 0x{bad} at line {line} (byte {at:,}). {fix}")
+    return TextEncodingError(f"{path.name} is not valid {codec} text: byte 0x{bad} at line {line} (byte {at:,}). {fix}")
+
+
+def _scan_text(path: Path, gz: bool, codec: str, encoding_option: str) -> None:
+    """Decode the whole file with ``codec``, raising an :class:`InputError` naming the
+    line of the first byte that does not decode. Only run when reading failed on
+    the encoding, to say where: a file that decodes is read once, by pyarrow."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if _is_utf8(codec) else codec)()
+    newlines = done = 0
+    with _open_binary(path, gz) as f:
+        while True:
+            block = f.read(_SCAN_BLOCK)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, codec, exc, block, done, newlines, encoding_option) from None
+            if not block:
+                return
+            newlines += block.count(b"\n")
+            done += len(block)
 
 
 @dataclass
-class _TextScan:
-    newlines: int
+class _Head:
+    text: str  # the decoded text of the start of the file, where the header is
     bom: bool
-    head: str  # the decoded text of the first block, where the header is
+    rows_estimate: int | None  # from the length of its lines and the file's size; None for gzip
 
 
-def _scan_text(path: Path, gz: bool, codec: str, encoding_option: str) -> _TextScan:
-    """Check the whole file decodes with ``codec`` before any work; count its
-    line breaks and keep the text of its start."""
+def _read_head(path: Path, gz: bool, codec: str, encoding_option: str) -> _Head:
+    """Decode the start of the file (at least its first line): the header, whether it
+    has a BOM, and an estimate of its rows. A bad byte there is reported at once."""
     decoder = codecs.getincrementaldecoder("utf-8-sig" if _is_utf8(codec) else codec)()
-    newlines = done = 0
-    head = None
-    bom = False
+    raw = b""
     try:
         with _open_binary(path, gz) as f:
             while True:
-                block = f.read(_SCAN_BLOCK)
-                try:
-                    text = decoder.decode(block, final=not block)
-                except UnicodeDecodeError as exc:
-                    raise _decode_error(path, codec, exc, block, done, newlines, encoding_option) from None
-                if head is None:
-                    head, bom = text, block.startswith(UTF8_BOM)
-                if not block:
+                block = f.read(_HEAD_BLOCK)
+                raw += block
+                if not block or b"\n" in raw:
                     break
-                newlines += block.count(b"\n")
-                done += len(block)
+            end = not block or len(block) < _HEAD_BLOCK and not f.read(1)
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc}. Check the file is a readable"
                          f"{' gzip-compressed' if gz else ''} text file.") from None
-    return _TextScan(newlines, bom, head)
+    try:
+        text = decoder.decode(raw, final=end)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, codec, exc, raw, 0, 0, encoding_option) from None
+    lines = raw.count(b"\n")
+    if end:
+        estimate = lines + (0 if raw.endswith(b"\n") else 1) - 1
+    elif gz or not lines:
+        estimate = None
+    else:
+        estimate = int(path.stat().st_size * lines / len(raw)) - 1
+    return _Head(text, raw.startswith(UTF8_BOM), None if estimate is None else max(estimate, 0))
 
 
 def _comment_lines(text: str) -> int:
@@ -247,23 +276,29 @@ def _comment_lines(text: str) -> int:
 
 
 class CsvInput(InputFile):
-    """A delimited text file, read as text with pyarrow, every column a string."""
+    """A delimited text file, read as text with pyarrow (once, in parallel blocks),
+    every column a string.
+
+    Only the start is decoded before the work (the header, a first check of the
+    encoding); a byte further on that does not decode stops the reading with the
+    line it is on, before any output is published."""
 
     def __init__(self, path: Path, fmt: FileFormat, *, encoding=None, encoding_option="--encoding",
                  skip_comments=False, sniff_delimiter=False, **_):
         self.codec = codec_name(encoding)
-        scan = _scan_text(path, fmt.gzip, self.codec, encoding_option)
-        self.skip_rows = _comment_lines(scan.head) if skip_comments else 0
-        head = scan.head.split("\n", self.skip_rows)[-1] if self.skip_rows else scan.head
-        self.delimiter = _sniff(head, fmt.delimiter) if sniff_delimiter else fmt.delimiter
+        self.encoding_option = encoding_option
+        head = _read_head(path, fmt.gzip, self.codec, encoding_option)
+        self.skip_rows = _comment_lines(head.text) if skip_comments else 0
+        text = head.text.split("\n", self.skip_rows)[-1] if self.skip_rows else head.text
+        self.delimiter = _sniff(text, fmt.delimiter) if sniff_delimiter else fmt.delimiter
         try:
-            header = next(csv.reader(io.StringIO(head, newline=""), delimiter=self.delimiter), None)
+            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter), None)
         except csv.Error as exc:
             raise InputError(f"Cannot read the header of {path}: {exc}.") from None
         if not header:
             raise InputError(f"{path} is empty: it needs a header row naming its columns, then one row per postcode.")
-        super().__init__(path, fmt, header, None, rows_estimate=max(scan.newlines - 1 - self.skip_rows, 0),
-                         bom=scan.bom)
+        estimate = None if head.rows_estimate is None else max(head.rows_estimate - self.skip_rows, 0)
+        super().__init__(path, fmt, header, None, rows_estimate=estimate, bom=head.bom)
         self._reader = self._open_reader()
         if self._reader.schema.names != header:  # pragma: no cover - a header both parsers read
             raise InputError(f"Cannot read the header of {path.name} consistently ({self._reader.schema.names} "
@@ -281,11 +316,13 @@ class CsvInput(InputFile):
                                        strings_can_be_null=False, include_columns=include)
         try:
             return pacsv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
-        except pa.ArrowInvalid as exc:
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise self._arrow_error(exc) from None
 
     def _arrow_error(self, exc) -> InputError:
         msg = str(exc).strip()
+        if isinstance(exc, UnicodeDecodeError) or "UTF8" in msg or "decode" in msg:
+            _scan_text(self.path, self.fmt.gzip, self.codec, self.encoding_option)  # raises, naming the line
         if "Expected" in msg and "columns" in msg:
             return InputError(f"{self.path.name} is not a regular table: {msg}. Every row needs as many fields as the "
                               f"header has columns ({len(self.header)}); check for unquoted delimiters or stray quotes.")
@@ -299,14 +336,14 @@ class CsvInput(InputFile):
                 table = next(parts)
             except StopIteration:
                 return
-            except pa.ArrowInvalid as exc:
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 raise self._arrow_error(exc) from None
             yield table
 
     def count_rows(self) -> int:
         try:
             return sum(b.num_rows for b in self._open_reader(include=[self.header[0]]))
-        except pa.ArrowInvalid as exc:
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise self._arrow_error(exc) from None
 
 

@@ -136,14 +136,135 @@ def lookup(postcode, vintage=None) -> dict:
 
 # ---------------------------------------------------------------- many
 
+#: The result keys that are text from a small table (categorical; dictionary-encoded in files).
+CODED_KEYS = ("status", "message", "footprint_code", "footprint_name", "ccg_code", "ccg_ods_code", "ccg_name",
+              "lad_code", "lad_name", "region", "method")
+#: The result keys that are numbers, and the column of the directory's coordinates each is.
+COORDINATE_KEYS = {"easting": 0, "northing": 1, "latitude": 2, "longitude": 3}
+
+
+@functools.lru_cache(maxsize=4)
+def _pseudo_table(reasons) -> np.ndarray:
+    """Inward code -> the reason of the pseudo-postcode ``ZZ99`` with it."""
+    table = np.full(_parse.INWARD_SPACE, reasons.pseudo_other, dtype=np.int16)
+    for icode, position in _pseudo_reasons(reasons).items():
+        table[icode] = position
+    return table
+
+
+@functools.lru_cache(maxsize=8)
+def _combo_tables(placements: "_pcindex.VintageIndex") -> dict:
+    """The index's combination columns, each with a last entry for "no combination" (position -1)."""
+    missing = np.array([-1], dtype=np.int16)
+    return {"reason": placements.combo_reason.astype(np.int16),
+            "stp": np.concatenate([placements.combo_stp, missing]), "ccg": np.concatenate([placements.combo_ccg, missing]),
+            "lad": np.concatenate([placements.combo_lad, missing]),
+            "region": np.concatenate([placements.combo_region, missing])}
+
+
+def _unique_labels(codes: np.ndarray, labels) -> tuple[np.ndarray, list]:
+    """Codes into a list of distinct labels (a table may name two things alike)."""
+    labels = list(labels)
+    if len(set(labels)) == len(labels):
+        return codes, labels
+    first: dict = {}
+    remap = np.array([first.setdefault(label, len(first)) for label in labels] + [-1], dtype=np.int16)
+    return remap[codes], list(first)
+
+
+class Answers:
+    """What the lookup finds for many postcodes, as NumPy arrays: the kernel shared by
+    :func:`lookup_many` (a pandas frame) and the file lookups (Arrow columns).
+
+    ``reason`` is each row's position in ``placements.reasons``, ``row`` its directory
+    row (-1 where not in the directory) and ``combo`` its row of the index's combination
+    table (-1 for none). :meth:`codes` and :meth:`numbers` give the result columns.
+    """
+
+    def __init__(self, parsed: "_parse.Parsed", placements: "_pcindex.VintageIndex", reason, row, combo):
+        self.parsed, self.placements = parsed, placements
+        self.reason, self.row, self.combo = reason, row, combo
+        self._coords = None
+
+    def __len__(self) -> int:
+        return len(self.reason)
+
+    def status_codes(self) -> np.ndarray:
+        """Each row's status as a position in :data:`STATUSES`."""
+        return self.placements.reasons.status_codes[self.reason]
+
+    def status_counts(self) -> dict[str, int]:
+        """How many rows have each status (every status, in :data:`STATUSES` order)."""
+        counts = np.bincount(self.status_codes(), minlength=len(STATUSES))
+        return {status: int(n) for status, n in zip(STATUSES, counts)}
+
+    def codes(self, key: str) -> tuple[np.ndarray, list]:
+        """A text column of :data:`CODED_KEYS` as codes (-1 where missing) into a list of
+        distinct labels."""
+        p, reasons = self.placements, self.placements.reasons
+        if key == "status":
+            return self.status_codes(), list(STATUSES)
+        if key == "method":
+            return reasons.method_codes[self.reason], list(METHODS)
+        if key == "message":
+            return _unique_labels(self.reason, reasons.messages)
+        part, labels = {
+            "footprint_code": ("stp", p.stp_codes), "footprint_name": ("stp", p.stp_names),
+            "ccg_code": ("ccg", p.ccg_codes), "ccg_ods_code": ("ccg", p.ccg_ods), "ccg_name": ("ccg", p.ccg_names),
+            "lad_code": ("lad", p.lad_codes), "lad_name": ("lad", p.lad_names), "region": ("region", p.regions),
+        }[key]
+        return _unique_labels(np.take(_combo_tables(p)[part], self.combo), labels)
+
+    def numbers(self, key: str) -> np.ndarray:
+        """A number column (float64, NaN where missing): a coordinate or ``distance_m``."""
+        found = self.row >= 0
+        every = bool(found.all())
+        safe = self.row if every else np.where(found, self.row, 0)
+        if key == "distance_m":
+            values = np.take(self.placements.distance, safe).astype(np.float64)
+        else:
+            if self._coords is None:  # the four of a row at once (one memory read), then column by column
+                self._coords = np.ascontiguousarray(np.take(self.placements.directory.coords, safe, axis=0).T)
+            values = self._coords[COORDINATE_KEYS[key]]
+        if not every:
+            values[~found] = np.nan
+        return values
+
+    def postcodes(self):
+        """The canonical postcode of each valid row, the text given for the others (pyarrow strings)."""
+        return self.parsed.postcodes()
+
+
+def answers(postcodes, vintage=None) -> Answers:
+    """Look up many postcodes at once, as arrays (see :class:`Answers`); one row per
+    input, in input order. :func:`lookup_many` makes a frame of them."""
+    placements = index(vintage)
+    directory, reasons = placements.directory, placements.reasons
+    parsed = _parse.parse(postcodes)
+    n = len(parsed)
+    if n > BULK_IN_MEMORY:
+        placements.materialise()
+    valid = parsed.valid
+    reason = np.where(valid, reasons.not_found, np.where(parsed.empty, reasons.empty, reasons.invalid)).astype(np.int16)
+    okey, icode = parsed.outward_key, parsed.inward_code
+    slot = np.take(directory.out_slot, okey).astype(np.int64)
+    row = np.full(n, -1, dtype=np.int32)
+    known = np.flatnonzero(valid & (slot >= 0))
+    row[known] = np.take(directory.table, slot[known] * _parse.INWARD_SPACE + icode[known])
+    pseudo = np.flatnonzero(valid & (okey == _PSEUDO_OKEY))
+    if len(pseudo):
+        reason[pseudo] = _pseudo_table(reasons)[icode[pseudo]]
+    found = row >= 0
+    combo = np.full(n, -1, dtype=np.int32)
+    combo[found] = np.take(placements.assign, row[found])
+    reason[found] = _combo_tables(placements)["reason"][combo[found]]
+    return Answers(parsed, placements, reason, row, combo)
+
 
 def _categorical(codes: np.ndarray, labels: list):
     import pandas as pd
 
-    if len(set(labels)) == len(labels):
-        return pd.Categorical.from_codes(codes, categories=labels)
-    values = np.array(list(labels) + [None], dtype=object)
-    return values[np.where(codes < 0, len(labels), codes)]
+    return pd.Categorical.from_codes(codes, categories=labels, validate=False)
 
 
 def lookup_many(postcodes, vintage=None):
@@ -158,9 +279,9 @@ def lookup_many(postcodes, vintage=None):
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`RESULT_KEYS` (text columns are categorical), a
-        RangeIndex, exactly ``len(postcodes)`` rows in input order. ``attrs``
-        carries the vintage and the attribution to print with the data.
+        Columns :data:`RESULT_KEYS` (text columns are categorical, but
+        ``postcode``), a RangeIndex, exactly ``len(postcodes)`` rows in input
+        order. ``attrs`` carries the vintage and the attribution to print with the data.
 
     Examples
     --------
@@ -171,60 +292,17 @@ def lookup_many(postcodes, vintage=None):
     import pandas as pd
 
     v = _vintage(vintage)
-    placements = index(v)
-    directory, reasons = placements.directory, placements.reasons
-    parsed = _parse.parse(postcodes)
-    n = len(parsed)
-    if n > BULK_IN_MEMORY:
-        directory.materialise()
-        placements.materialise()
-    reason = np.where(parsed.empty, reasons.empty, reasons.invalid).astype(np.int16)
-    row = np.full(n, -1, dtype=np.int32)
-    valid = np.flatnonzero(parsed.valid)
-    row[valid] = directory.rows(parsed.outward_key[valid], parsed.inward_code[valid])
-    found = np.flatnonzero(row >= 0)
-    reason[parsed.valid] = reasons.not_found
-    pseudo = np.flatnonzero(parsed.valid & (parsed.outward_key == _PSEUDO_OKEY))
-    if len(pseudo):
-        by_inward = _pseudo_reasons(reasons)
-        reason[pseudo] = [by_inward.get(int(i), reasons.pseudo_other) for i in parsed.inward_code[pseudo]]
-
-    stp = np.full(n, -1, dtype=np.int16)
-    ccg, lad, region = stp.copy(), stp.copy(), stp.copy()
-    combo = np.take(placements.assign, row[found]) if len(found) else np.zeros(0, np.int32)
-    reason[found] = placements.combo_reason[combo]
-    stp[found] = placements.combo_stp[combo]
-    ccg[found] = placements.combo_ccg[combo]
-    lad[found] = placements.combo_lad[combo]
-    region[found] = placements.combo_region[combo]
-
-    missing = len(found) < n
-    safe = np.where(row >= 0, row, 0) if missing else row
-    coords = np.take(directory.coords, safe, axis=0)
-    dist = np.take(placements.distance, safe).astype(np.float64)
-    if missing:
-        coords[row < 0] = np.nan
-        dist[row < 0] = np.nan
-
-    columns = {
-        "postcode": pd.array(parsed.postcodes(), dtype=pd.StringDtype("pyarrow", na_value=np.nan)) if n else pd.array([], dtype="string"),
-        "status": _categorical(reasons.status_codes[reason], list(STATUSES)),
-        "message": _categorical(reason, reasons.messages),
-        "footprint_code": _categorical(stp, placements.stp_codes),
-        "footprint_name": _categorical(stp, placements.stp_names),
-        "ccg_code": _categorical(ccg, placements.ccg_codes),
-        "ccg_ods_code": _categorical(ccg, placements.ccg_ods),
-        "ccg_name": _categorical(ccg, placements.ccg_names),
-        "lad_code": _categorical(lad, placements.lad_codes),
-        "lad_name": _categorical(lad, placements.lad_names),
-        "region": _categorical(region, placements.regions),
-        "easting": coords[:, 0],
-        "northing": coords[:, 1],
-        "latitude": coords[:, 2],
-        "longitude": coords[:, 3],
-        "method": _categorical(reasons.method_codes[reason], list(METHODS)),
-        "distance_m": dist,
-    }
+    found = answers(postcodes, v)
+    columns = {}
+    for key in RESULT_KEYS:
+        if key == "postcode":
+            text = found.postcodes()
+            columns[key] = pd.array(text, dtype=pd.StringDtype("pyarrow", na_value=np.nan)) if len(found) \
+                else pd.array([], dtype="string")
+        elif key in CODED_KEYS:
+            columns[key] = _categorical(*found.codes(key))
+        else:
+            columns[key] = found.numbers(key)
     df = pd.DataFrame(columns, copy=False)
     df.attrs.update(vintage=v, attribution=registry().attribution(postcodes=True))
     return df

@@ -112,19 +112,140 @@ def pseudo_meaning(postcode: str) -> str:
 
 
 # ------------------------------------------------------------------ arrays
+#
+# In bulk a postcode is read as 8 bytes, right-aligned (" NG1 5DT", "  ng15dt"), so that each row
+# is one 64-bit word and its bytes pairs of 16 bits. Small tables indexed by byte pairs give each
+# row's *shape* (the class of each byte: other, letter, digit, space) and the base-37 values; one
+# table of shapes says whether the row is a postcode and where its outward code starts. pyarrow
+# pads the text and NumPy does the rest over whole arrays. Only the rare texts that do not read
+# so (tabs, spaces inside a code, longer than 8 bytes...) are squeezed with a regular expression
+# and read again.
 
-
-_UPPER = np.arange(256, dtype=np.uint8)
-_UPPER[97:123] -= 32
-_LET, _DIG = 1, 2
-_CLASS = np.zeros(256, dtype=np.uint8)
-_CLASS[65:91] = _LET
-_CLASS[97:123] = _LET
-_CLASS[48:58] = _DIG
-_B37 = np.zeros(256, dtype=np.int32)
-for _i, _ch in enumerate(ALPHABET):
-    _B37[ord(_ch)] = _i
+_WIDTH = 8
+_OTHER, _LET, _DIG, _SPC = 0, 1, 2, 3
+_THREE_LETTERS = 64  # flag in the shape table: an outward code of three letters (GIR, NPT)
 _SPACE_BYTE = 32
+
+
+def _byte_tables():
+    """Per byte: class, base-37 value (either case, space 0), digit value, letter value."""
+    cls = np.zeros(256, dtype=np.uint16)
+    cls[65:91] = cls[97:123] = _LET
+    cls[48:58] = _DIG
+    cls[32] = _SPC
+    b37 = np.zeros(256, dtype=np.int32)
+    for i, ch in enumerate(ALPHABET):
+        b37[ord(ch)] = b37[ord(ch.lower())] = i
+    digit = np.clip(b37 - 1, 0, 9)
+    letter = np.clip(b37 - 11, 0, 25)
+    return cls, b37, digit, letter
+
+
+def _pair_tables():
+    """Tables indexed by two bytes as a little-endian 16-bit number (first byte low): the
+    classes (4 bits), the base-37 value (two digits) and the value of two inward letters."""
+    cls, b37, _, letter = _byte_tables()
+    lo, hi = np.arange(1 << 16) & 255, np.arange(1 << 16) >> 8
+    return (cls[lo] | (cls[hi] << 2)).astype(np.uint16), (b37[lo] * 37 + b37[hi]).astype(np.int32), \
+        (letter[lo] * 26 + letter[hi]).astype(np.int32)
+
+
+_CLASS, _B37, _DIGIT, _LETTER = _byte_tables()
+_PAIR_CLASS, _PAIR_B37, _PAIR_LETTERS = _pair_tables()
+#: Outward codes by the classes of their characters (three letters only as GIR or NPT).
+_OUTWARD_SHAPES = ("LD", "LDD", "LDL", "LLD", "LLDD", "LLDL", "LLL")
+
+
+def _shape_table() -> np.ndarray:
+    """Shape (2 bits a byte, first byte lowest) -> ``1 + start`` of the outward code, plus
+    ``8 * length`` and the three-letter flag, for a postcode right-aligned in 8 bytes: spaces,
+    the outward code, spaces, the inward code (digit, letter, letter); 0 for other shapes."""
+    table = np.zeros(1 << 16, dtype=np.uint8)
+    cls = {"L": _LET, "D": _DIG, " ": _SPC}
+    for outward in _OUTWARD_SHAPES:
+        for start in range(0, 6 - len(outward)):
+            text = " " * start + outward + " " * (5 - start - len(outward)) + "DLL"
+            shape = sum(cls[ch] << (2 * j) for j, ch in enumerate(text))
+            table[shape] = 1 + start + 8 * len(outward) + (_THREE_LETTERS if outward == "LLL" else 0)
+    return table
+
+
+_SHAPES = _shape_table()
+
+
+# ------------------------------------------------------------------ Arrow arrays from NumPy
+#
+# Made from buffers: pyarrow.array(), pyarrow.scalar() and compute functions given Python scalars
+# import pandas (pyarrow checks for pandas objects), a quarter of a second that a file lookup,
+# which needs no pandas, would pay in every process.
+
+
+def _bitmap(mask: np.ndarray):
+    import pyarrow as pa
+
+    return pa.py_buffer(np.packbits(mask, bitorder="little"))
+
+
+def fixed_array(values: np.ndarray, kind, valid: np.ndarray | None = None):
+    """A pyarrow array of ``kind`` (fixed width, as ``values``' dtype) of NumPy
+    ``values``; null where ``valid`` is False."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    nulls = None if valid is None or valid.all() else _bitmap(valid)
+    return pa.Array.from_buffers(kind, len(values), [nulls, pa.py_buffer(values)])
+
+
+def bool_array(mask: np.ndarray):
+    """A pyarrow boolean array of a NumPy one."""
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, _bitmap(np.asarray(mask, dtype=bool))])
+
+
+def text_array(texts, valid: np.ndarray | None = None):
+    """A pyarrow string array of Python strings (null where ``valid`` is False)."""
+    import pyarrow as pa
+
+    data = [t.encode() for t in texts]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    nulls = None if valid is None or valid.all() else _bitmap(valid)
+    return pa.Array.from_buffers(pa.string(), len(data), [nulls, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+
+
+def blank_texts(n: int, null: bool = False):
+    """``n`` empty strings (or nulls), as a pyarrow string array."""
+    import pyarrow as pa
+
+    nulls = _bitmap(np.zeros(n, dtype=bool)) if null else None
+    return pa.Array.from_buffers(pa.string(), n, [nulls, pa.py_buffer(np.zeros(n + 1, np.int32)), pa.py_buffer(b"")])
+
+
+def valid_of(array) -> np.ndarray:
+    """Which entries of a pyarrow array are not null, as a NumPy array."""
+    n = len(array)
+    if not array.null_count:
+        return np.ones(n, dtype=bool)
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little", count=array.offset + n)[array.offset:].astype(bool)
+
+
+def true_of(array) -> np.ndarray:
+    """Which entries of a pyarrow boolean array are true (null counts as false)."""
+    n = len(array)
+    bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little", count=array.offset + n)[array.offset:].astype(bool) & valid_of(array)
+
+
+def text_lengths(text) -> np.ndarray:
+    """The length in bytes of each string of a pyarrow string array (0 where null)."""
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
+    return np.where(valid_of(text), np.diff(offsets), 0)
+
+
+# ------------------------------------------------------------------ reading in bulk
 
 
 def _string_array(values):
@@ -148,89 +269,151 @@ def _string_array(values):
                            type=pa.string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
     return arr
 
 
-def _pack(arr):
-    """Each string of 5 to 7 bytes as 8 upper-case bytes ``OUT_ INW`` (outward
-    padded to 4), with the outward length (0 for other strings)."""
-    n = len(arr)
-    bufs = arr.buffers()
-    offs = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4) if n else np.zeros(1, np.int32)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    lo = int(offs[0]) if n else 0
-    data = _UPPER[data[lo:int(offs[-1]) if n else 0]]
-    data = np.concatenate([data, np.full(8, _SPACE_BYTE, np.uint8)])
-    length = np.diff(offs)
-    if arr.null_count:
-        length = np.where(np.asarray(arr.is_null()), 0, length)
-    fits = (length >= 5) & (length <= 7)
-    outlen = np.where(fits, length - 3, 0).astype(np.int32)
-    start = np.where(fits, offs[:-1] - lo, len(data) - 8)
-    m = np.empty((n, 8), dtype=np.uint8)
-    for j in range(4):
-        m[:, j] = np.where(j < outlen, data[start + j], _SPACE_BYTE)
-    m[:, 4] = _SPACE_BYTE
-    tail = start + outlen
-    for j in range(3):
-        m[:, 5 + j] = data[tail + j]
-    return m, outlen
+def _right_aligned(text) -> np.ndarray:
+    """Each string of at most 8 bytes right-aligned in 8 bytes, as one little-endian 64-bit
+    word a row; longer or missing ones as 8 spaces."""
+    import pyarrow.compute as pc
+
+    n = len(text)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    fits = valid_of(text) & (text_lengths(text) <= _WIDTH)
+    if not fits.all():
+        text = pc.if_else(bool_array(fits), text, blank_texts(n))
+    padded = pc.ascii_lpad(text, _WIDTH, " ")
+    data = padded.buffers()[2]
+    start = padded.offset * _WIDTH
+    if data is None or data.size < start + n * _WIDTH:  # pragma: no cover - pyarrow lays padded text out densely
+        raise RuntimeError("unexpected layout of padded postcodes")
+    words = np.frombuffer(data, dtype="<u8", count=n, offset=start)
+    return words.astype(np.uint64, copy=False)
 
 
-def _valid(m, outlen):
-    c = _CLASS[m]
-    let, dig = c == _LET, c == _DIG
-    inward = dig[:, 5] & let[:, 6] & let[:, 7]
-    alnum = c[:, 3] != 0
-    out = let[:, 0] & (
-        ((outlen == 2) & dig[:, 1])
-        | ((outlen == 3) & ((dig[:, 1] & (c[:, 2] != 0)) | (let[:, 1] & dig[:, 2])))
-        | ((outlen == 4) & let[:, 1] & dig[:, 2] & alnum)
-    )
-    # two historical outward codes of three letters: GIR 0AA (Girobank) and NPT (Newport)
-    three = (outlen == 3) & let[:, 1] & let[:, 2]
-    if three.any():
-        w = m[three, :3].copy().view("S3").ravel()
-        out[three] = (w == b"GIR") | (w == b"NPT")
-    return inward & out
+_POW37 = np.array([37 ** k for k in range(4)], dtype=np.int64)
+_LOW, _HIGH = 0x0101010101010101, 0x8080808080808080
+_SPACES = 0x2020202020202020
 
 
-def _canonical(m, outlen, valid):
-    """Arrow strings 'OUT INW' for the valid rows ('' elsewhere)."""
+def _lower_case(words: np.ndarray) -> np.ndarray:
+    """0x80 in each byte of the words that is a lower-case ASCII letter (bit tricks: one pass)."""
+    low7 = words & np.uint64(_LOW * 127)
+    return (np.uint64(_LOW * (127 + 0x7B)) - low7) & ~words & (low7 + np.uint64(_LOW * (127 - 0x60))) \
+        & np.uint64(_HIGH)
+
+
+def _upper(words: np.ndarray) -> np.ndarray:
+    return words - (_lower_case(words) >> np.uint64(2))
+
+
+_SPECIAL_KEYS = None  # outward keys of GIR and NPT, set below
+
+
+def _read(words: np.ndarray):
+    """Shape code (see :func:`_shape_table`), outward key and inward code of each
+    right-aligned row; it is a postcode where ``code > 0`` (keys are 0 elsewhere)."""
+    pairs = words.view("<u2").reshape(-1, 4)
+    shape = (_PAIR_CLASS[pairs[:, 0]] | (_PAIR_CLASS[pairs[:, 1]] << 4) | (_PAIR_CLASS[pairs[:, 2]] << 8)
+             | (_PAIR_CLASS[pairs[:, 3]] << 12))
+    code = _SHAPES[shape]
+    start = (code & 7).astype(np.intp) - 1
+    head = (_PAIR_B37[pairs[:, 0]] * 1369 + _PAIR_B37[pairs[:, 1]]) * 37 + _B37[pairs[:, 2] & 255]
+    okey = ((head.astype(np.int64) * _POW37[np.clip(start, 0, 3)]) // 37).astype(np.int32)
+    icode = _DIGIT[pairs[:, 2] >> 8] * 676 + _PAIR_LETTERS[pairs[:, 3]]
+    three = np.flatnonzero(code & _THREE_LETTERS)
+    if len(three):  # three letters: only GIR (Girobank) and NPT (Newport) are postcodes
+        code[three[~np.isin(okey[three], _SPECIAL_KEYS)]] = 0
+    invalid = code == 0
+    okey[invalid] = 0
+    icode[invalid] = 0
+    return code, okey, icode
+
+
+def _canonical_words(words: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Each valid row as ``OUT INW`` right-aligned in 8 upper-case bytes (a 64-bit word)."""
+    words = _upper(words)
+    start = (code & 7).astype(np.int64) - 1
+    end = start + ((code >> 3) & 7)
+    shift = (end - 4) * 8  # bytes to move the outward code by, so that it ends at byte 4
+    moved = np.where(shift >= 0, words >> np.maximum(shift, 0).astype(np.uint64),
+                     words << np.maximum(-shift, 0).astype(np.uint64))
+    fill = np.where(shift < 0, (np.uint64(1) << np.maximum(-shift, 0).astype(np.uint64)) - np.uint64(1), 0)
+    outward = (moved & np.uint64(0xFFFFFFFF)) | (np.uint64(_SPACES) & fill.astype(np.uint64))
+    return outward | np.uint64(0x20 << 32) | (words & np.uint64(0xFFFFFF << 40))
+
+
+def _canonical(words: np.ndarray, code: np.ndarray):
+    """Arrow strings 'OUT INW' for the valid rows (null elsewhere)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    keep = np.empty(m.shape, dtype=bool)
-    for j in range(4):
-        keep[:, j] = j < outlen
-    keep[:, 4:] = True
-    keep &= valid[:, None]
-    size = np.where(valid, outlen + 4, 0)
-    offsets = np.zeros(len(size) + 1, dtype=np.int32)
-    np.cumsum(size, out=offsets[1:])
-    out = m[keep]
-    return pa.StringArray.from_buffers(len(size), pa.py_buffer(offsets), pa.py_buffer(out))
+    n = len(words)
+    fixed = _canonical_words(words, code).astype("<u8", copy=False)
+    offsets = np.arange(0, (n + 1) * _WIDTH, _WIDTH, dtype=np.int32)
+    valid = np.packbits(code > 0, bitorder="little")
+    array = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(fixed), pa.py_buffer(valid))
+    return pc.utf8_ltrim(array, " ")
 
 
 class Parsed:
-    """Postcodes parsed in bulk (see :func:`parse`)."""
+    """Postcodes parsed in bulk (see :func:`parse`): the input ``text`` (a pyarrow
+    string array), and NumPy arrays ``valid``, ``empty``, ``outward_key``, ``inward_code``."""
 
-    __slots__ = ("text", "canonical", "valid", "empty", "outward_key", "inward_code")
+    __slots__ = ("text", "valid", "empty", "outward_key", "inward_code", "_words", "_code", "_respelt", "_canon")
 
-    def __init__(self, text, canonical, valid, empty, okey, icode):
-        self.text, self.canonical, self.valid, self.empty = text, canonical, valid, empty
+    def __init__(self, text, words, code, empty, okey, icode, respelt):
+        self.text, self.valid, self.empty = text, code > 0, empty
         self.outward_key, self.inward_code = okey, icode
+        self._words, self._code, self._canon = words, code, None
+        self._respelt = respelt  # the valid rows not written in their canonical form
 
     def __len__(self):
         return len(self.valid)
 
+    @property
+    def canonical(self):
+        """The canonical postcode of each valid row, null for the others (pyarrow strings)."""
+        if self._canon is None:
+            self._canon = _canonical(self._words, self._code)
+        return self._canon
+
     def postcodes(self):
         """The canonical postcode of each valid row, the input text of the others
         (null where the input was missing), as a pyarrow string array."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        return pc.if_else(self.valid, self.canonical, self.text)
+        rows = np.flatnonzero(self._respelt)
+        if not len(rows):  # every postcode is written in its canonical form already
+            return self.text
+        if len(rows) == len(self.valid):  # every one respelt
+            return self.canonical
+        return pc.replace_with_mask(self.text, bool_array(self._respelt), _canonical(self._words[rows], self._code[rows]))
+
+
+def _squeezed(text):
+    """The texts without any white space (a regular expression: slow, for the few that need it)."""
+    import pyarrow.compute as pc
+
+    if text.null_count:
+        text = pc.if_else(bool_array(valid_of(text)), text, blank_texts(len(text)))
+    return pc.replace_substring_regex(text, r"[\s\p{Z}]+", "")
+
+
+def _respelt(text, words: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Which valid rows are not written in their canonical form (upper case, one space)."""
+    import pyarrow.compute as pc
+
+    one_space = ((code & 7) - 1 + ((code >> 3) & 7)) == 4  # the outward code ends at byte 4
+    length = text_lengths(text)
+    bare = length == ((code >> 3) & 7) + 4  # no spaces around
+    return (code > 0) & ~(one_space & bare & (_lower_case(words) == 0))
 
 
 def parse(values) -> Parsed:
@@ -246,22 +429,20 @@ def parse(values) -> Parsed:
     import pyarrow.compute as pc
 
     text = _string_array(values)
-    squeezed = pc.replace_substring(text, " ", "")
-    m, outlen = _pack(squeezed)
-    valid = _valid(m, outlen)
-    empty = np.zeros(len(valid), dtype=bool)
-    bad = np.flatnonzero(~valid)
+    words = _right_aligned(text)
+    code, okey, icode = _read(words)
+    empty = np.zeros(len(code), dtype=bool)
+    bad = np.flatnonzero(code == 0)
     if len(bad):
-        # rare: other white space (tabs, no-break spaces, new lines); and which are empty
-        sub = pc.replace_substring_regex(squeezed.take(pa.array(bad)), r"[\s\p{Z}]+", "")
-        m2, outlen2 = _pack(sub)
-        ok2 = _valid(m2, outlen2)
-        m[bad], outlen[bad], valid[bad] = m2, outlen2, ok2
-        empty[bad] = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(sub), 0), True))
-    okey = np.zeros(len(valid), dtype=np.int32)
-    for j in range(4):
-        okey = okey * 37 + _B37[m[:, j]]
-    icode = (m[:, 5].astype(np.int32) - 48) * 676 + (m[:, 6].astype(np.int32) - 65) * 26 + (m[:, 7].astype(np.int32) - 65)
-    okey[~valid] = 0
-    icode[~valid] = 0
-    return Parsed(text, _canonical(m, outlen, valid), valid, empty, okey, icode)
+        # the few others, squeezed of all white space and read again; and which are empty
+        sub = _squeezed(text.take(fixed_array(bad.astype(np.int64), pa.int64())))
+        empty[bad] = text_lengths(sub) == 0
+        retry = _right_aligned(sub)
+        code2, okey2, icode2 = _read(retry)
+        if (code2 > 0).any():
+            words = words.copy()
+            words[bad], code[bad], okey[bad], icode[bad] = retry, code2, okey2, icode2
+    return Parsed(text, words, code, empty, okey, icode, _respelt(text, words, code))
+
+
+_SPECIAL_KEYS = np.array([outward_key("GIR"), outward_key("NPT")], dtype=np.int32)

@@ -127,7 +127,7 @@ def test_bulk_errors_exit_2(run, tmp_path):
     assert "--format is for postcodes on the command line" in r.stderr
     clash = tmp_path / "clash.csv"
     clash.write_text("postcode,region\nNG1 5DT,x\n")
-    r = run("lookup", "--input", str(clash), "--prefix", "", code=2)  # a prefix given that clashes
+    r = run("lookup", "--input", str(clash), "--prefix", "", "--fields", "all", code=2)  # a prefix given that clashes
     assert "'postcode', 'region'" in r.stderr and "--prefix" in r.stderr
     run("lookup", "--input", str(clash), "--prefix", "stp_", "--no-progress")
     assert (tmp_path / "clash-stpmap.csv").exists()

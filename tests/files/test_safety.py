@@ -19,7 +19,7 @@ from stpmap.errors import InputError, StpmapWarning
 from stpmap.files import lookup_file as _bulk
 from stpmap.files import lookup_folder as _bulk_dask
 from stpmap.files.write import FORMULA_START, XLSX_MAX_CHARS
-from stpmap.postcodes.results import RESULT_KEYS
+from stpmap.files.kernel import DEFAULT_FIELDS  # the result columns added unless told otherwise
 
 #: Text a spreadsheet would run or misread, each a user's cell to keep exactly.
 RISKY = ['=HYPERLINK("http://x","c")', "+44 115 000", "-1+2", "@SUM(A1:A9)", "\t=1+1", "\r=2", "#N/A",
@@ -73,7 +73,7 @@ def test_xlsx_cells_are_text_never_formulas(lk, tmp_path):
     ws = openpyxl.load_workbook(out).worksheets[0]  # not data_only: a formula would read back as one
     got = list(ws.iter_rows())
     header = [c.value for c in got[0]]
-    assert header[:3] == ["id", "pc", "note"] and header[3:] == list(RESULT_KEYS)
+    assert header[:3] == ["id", "pc", "note"] and header[3:] == list(DEFAULT_FIELDS)
     for row, cells in zip(rows, got[1:]):
         # exactly the input's text (a lone carriage return may read back as a line feed: openpyxl
         # without lxml normalises line ends in XML text, with lxml it keeps them)
@@ -142,7 +142,7 @@ def test_escape_formulas_prefixes_every_csv_text_column(lk, tmp_path):
     src = write_csv(tmp_path / "risky.csv", ["id", "pc", "=note"],
                     [[f"{i:03d}", text, text] for i, text in enumerate(RISKY)])
     out = tmp_path / "out.csv"
-    _bulk.lookup_file(src, "pc", out, progress=False, escape_formulas=True)
+    _bulk.lookup_file(src, "pc", out, progress=False, escape_formulas=True, fields="all")  # numbers too
     header, got = read_csv(out)
     assert header[:3] == ["id", "pc", "'=note"]  # the header is a row of cells too
 
@@ -214,7 +214,7 @@ def test_postcode_column_gets_default_prefix(lk, tmp_path):
         s = _bulk.lookup_file(src, "postcode", progress=False)
     assert s["prefix"] == "stpmap_" and s["column"] == "postcode"
     header, got = read_csv(tmp_path / "patients-stpmap.csv")
-    assert header == ["id", "postcode", "note"] + [f"stpmap_{k}" for k in RESULT_KEYS]
+    assert header == ["id", "postcode", "note"] + [f"stpmap_{k}" for k in DEFAULT_FIELDS]
     assert [r[:3] for r in got] == rows  # the user's columns byte for byte
     assert got[-1][header.index("stpmap_postcode")] == "NG1 5DT" and got[-1][header.index("stpmap_status")] == "ok"
     assert len([w for w in record if issubclass(w.category, StpmapWarning)]) == 1

@@ -243,3 +243,16 @@ def test_index_is_cached_and_rebuilt_when_stale(idx):
     _pcindex.clear_memo()
     assert _lookup.lookup("SK13 8LY", vintage=2021) == before
     assert json.loads((folder / "manifest.json").read_text())["format"] == _pcindex.FORMAT
+
+
+def test_many_text_columns_are_categorical_and_answers_count_statuses(idx):
+    df = _lookup.lookup_many(MESSY, vintage=2017)
+    for key in _lookup.CODED_KEYS:
+        assert isinstance(df[key].dtype, pd.CategoricalDtype), key
+    assert not isinstance(df["postcode"].dtype, pd.CategoricalDtype)
+    found = _lookup.answers(MESSY, vintage=2017)
+    assert found.status_counts() == {s: int((df["status"] == s).sum()) for s in _lookup.STATUSES}
+    codes, labels = found.codes("footprint_code")
+    assert [labels[c] if c >= 0 else None for c in codes] == df["footprint_code"].astype(object).where(
+        df["footprint_code"].notna(), None).tolist()
+    np.testing.assert_array_equal(found.numbers("easting"), df["easting"].to_numpy())

@@ -117,3 +117,28 @@ def test_pseudo_postcodes_have_meanings():
     assert P.pseudo_meaning("ZZ99 3VZ") == "no fixed abode"
     assert P.pseudo_meaning("ZZ99 3WZ") == "address not known"
     assert "no geographic location" in P.pseudo_meaning("ZZ99 9ZZ")
+
+
+TRICKY = ["B1  1BB", "b11bb", " NG1 5DT", "NG1 5DT ", "  ng15dt", "SW1A  1AA", "sw1a1aa", "EC1A 1BB", "W1A 0AX",
+          "GIR 0AA", "gir0aa", "npt 0ad", "ABC 1AA", "abc1aa", "NG1 5DTX", "NG1  5DT  ", "A1    1AA", "AB1C 1AA",
+          "ng 15dt", "N G15DT", "ÑG1 5DT", "\u00a0NG1 5DT", "NG1\t5DT", "12345678", "        ", "zz993vz", "Z", "",
+          None, "NG1 5D1", "1G1 5DT", "N 5DT", "SW1AA1AA", "CR2 6XH", "DN551PT", "M1 1AE", "m1  1ae"]
+
+
+def test_bulk_reads_every_spacing_and_case_as_one_at_a_time():
+    parsed = P.parse(TRICKY)
+    got = parsed.postcodes().to_pylist()
+    for text, ok, out, okey, icode in zip(TRICKY, parsed.valid, got, parsed.outward_key, parsed.inward_code):
+        expected = P.canonical_postcode(text)
+        assert bool(ok) == (expected is not None), text
+        assert out == (expected if ok else text), text
+        if ok:
+            assert (int(okey), int(icode)) == P.index_keys(expected), text
+    assert parsed.canonical.to_pylist()[:3] == ["B1 1BB", "B1 1BB", "NG1 5DT"]  # null where not a postcode
+    assert parsed.canonical.to_pylist()[14] is None
+
+
+def test_canonical_input_comes_back_as_given():
+    values = pa.array(["NG1 5DT", "SW1A 1AA", "not one", None])
+    assert P.parse(values).postcodes() is values  # nothing to respell: no copy
+    assert P.parse(pa.array(["ng1 5dt", "NG1 5DT"])).postcodes().to_pylist() == ["NG1 5DT", "NG1 5DT"]
