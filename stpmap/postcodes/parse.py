@@ -386,7 +386,6 @@ class Parsed:
     def postcodes(self):
         """The canonical postcode of each valid row, the input text of the others
         (null where the input was missing), as a pyarrow string array."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         rows = np.flatnonzero(self._respelt)
@@ -408,7 +407,6 @@ def _squeezed(text):
 
 def _respelt(text, words: np.ndarray, code: np.ndarray) -> np.ndarray:
     """Which valid rows are not written in their canonical form (upper case, one space)."""
-    import pyarrow.compute as pc
 
     one_space = ((code & 7) - 1 + ((code >> 3) & 7)) == 4  # the outward code ends at byte 4
     length = text_lengths(text)
@@ -426,7 +424,6 @@ def parse(values) -> Parsed:
     ['NG1 5DT', 'NG1 5DT', 'nonsense', None]
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     text = _string_array(values)
     words = _right_aligned(text)
