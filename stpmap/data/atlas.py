@@ -16,8 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from stpmap import _cache
-from stpmap.data import build as _build
-from stpmap.data.build import SPATIAL_LAYERS, TABLE_LAYERS, layer_file
+from stpmap.data.layout import SPATIAL_LAYERS, TABLE_LAYERS, expected_manifest, layer_file
 from stpmap.data.registry import registry
 from stpmap.errors import CacheError, ChoiceError
 
@@ -34,7 +33,7 @@ def manifest(vintage: int) -> dict | None:
 
 def is_current(vintage: int) -> bool:
     """Whether the cache holds the vintage's atlas, built from the registry in force."""
-    return _cache.is_current(_cache.atlas_folder(vintage), _build.expected_manifest())
+    return _cache.is_current(_cache.atlas_folder(vintage), expected_manifest())
 
 
 def fix(vintage: int) -> str:
@@ -49,11 +48,11 @@ def ensure(vintage=None, progress: bool = True) -> Path:
     vintage = registry().check_vintage(vintage)
     folder = _cache.atlas_folder(vintage)
     with _build_lock:
-        state, problems = _cache.state(folder, _build.expected_manifest())
+        state, problems = _cache.state(folder, expected_manifest())
         if state in (_cache.MISSING, _cache.STALE):
             _cache.require_writable(folder)
             log.info("Building the %s atlas from the official ONS files (once; about 10 s)...", vintage)
-            _build.build(vintage, progress=progress)
+            _build(vintage, progress=progress)
         elif state == _cache.DAMAGED:
             _rebuild_damaged(vintage, folder, problems, progress)
     return folder
@@ -64,7 +63,7 @@ def _rebuild_damaged(vintage: int, folder: Path, problems: list[str], progress: 
     _cache.log.warning("The atlas in %s is damaged (%s); rebuilding it.", folder, what)
     try:
         _cache.require_writable(folder)
-        _build.build(vintage, progress=progress)
+        _build(vintage, progress=progress)
     except CacheError as exc:
         raise CacheError(f"The atlas in {folder} is damaged ({what}) and cannot be rebuilt there: {exc} "
                          f"{fix(vintage)}") from None
@@ -146,3 +145,10 @@ def table(name: str, vintage=None, columns=None):
         return pq.read_table(path, columns=cols).to_pandas()
 
     return _checked_read(name, vintage, read)
+
+
+def _build(vintage: int, progress: bool) -> None:
+    """Build the atlas (imported here: building needs geopandas, reading does not)."""
+    from stpmap.data.build import build
+
+    build(vintage, progress=progress)

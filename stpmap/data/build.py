@@ -45,29 +45,15 @@ from stpmap.data import checks as _checks
 from stpmap.data import geometry as _geometry
 from stpmap.data import lookups as _lookups
 from stpmap import _cache
+from stpmap.data.layout import expected_manifest, layer_file
 from stpmap.data.registry import registry
 
 #: Code prefixes of England's districts (unitary, non-metropolitan, metropolitan, London).
 ENGLAND_LAD_PREFIXES = ("E06", "E07", "E08", "E09")
 #: The population columns every spatial layer carries: the total, then the age bands.
 POP_COLUMNS = ["population", *_sources.AGE_BANDS]
-#: The atlas's layers with geometry, and its tables, in the order they are listed.
-SPATIAL_LAYERS = ("stp", "ccg", "lad", "region", "nhs_region", "nhs_local_office")
-TABLE_LAYERS = ("stp_lad", "stp_region", "ccg_lad", "lsoa")
 #: NHS England's two levels (local offices 2017 and 2018 only): the code column and the name column of each.
 NHS_LEVELS = (("nhs_region_code", "nhs_region"), ("nhs_local_office_code", "nhs_local_office"))
-#: Bumped when the atlas gains or changes a layer, so that older caches are rebuilt.
-ATLAS_FORMAT = 5
-
-
-def layer_file(folder: Path, name: str) -> Path:
-    """Where the layer ``name`` is kept in an atlas folder."""
-    return folder / f"{name}.parquet"
-
-
-def expected_manifest() -> dict:
-    """What an atlas built now records: a cache whose manifest differs is stale."""
-    return {"registry": registry().fingerprint(), "format": ATLAS_FORMAT}
 
 
 def _nhs_levels(nhs_lookup: pd.DataFrame) -> list[tuple[str, str]]:

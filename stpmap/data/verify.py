@@ -32,12 +32,13 @@ class Finding:
 def _atlas_findings() -> list[Finding]:
     from stpmap.data import atlas as _atlas
     from stpmap.data import build as _build
+    from stpmap.data import layout as _layout
     from stpmap.data.registry import registry
 
     out = []
     for vintage in registry().vintages:
         folder = _cache.atlas_folder(vintage)
-        state, problems = _cache.state(folder, _build.expected_manifest(), full=True)
+        state, problems = _cache.state(folder, _layout.expected_manifest(), full=True)
         out.append(Finding(f"atlas {vintage}", folder, state, problems, _atlas.fix(vintage),
                            lambda v=vintage: _build.build(v, progress=False)))
     return out

@@ -28,6 +28,7 @@ import pytest
 from stpmap import _cache
 from stpmap.data import atlas as _atlas
 from stpmap.data import build as _build
+from stpmap.data import layout as _layout
 from stpmap.errors import CacheError
 from stpmap.files import write as _write
 from stpmap.postcodes import index as _pcindex
@@ -105,7 +106,7 @@ def _restore(pristine_root: Path, copy_root: Path, relative: str) -> None:
 
 NPY = [f"postcodes/directory/{n}.npy" for n in _pcindex.DIRECTORY_ARRAYS] + \
       [f"postcodes/v2017/{n}.npy" for n in _pcindex.VINTAGE_ARRAYS]
-PARQUET = [f"atlas/v2017/{n}.parquet" for n in _build.SPATIAL_LAYERS + _build.TABLE_LAYERS]
+PARQUET = [f"atlas/v2017/{n}.parquet" for n in _layout.SPATIAL_LAYERS + _layout.TABLE_LAYERS]
 
 
 @pytest.mark.parametrize("how", ["zero", "random", "truncate"])
@@ -131,7 +132,7 @@ def test_damaged_atlas_layers_are_never_read(cache, pristine, monkeypatch, relat
     damage(cache / relative, how)
     monkeypatch.setattr(_build, "build", _refuse)
     try:
-        assert _cache.state((cache / relative).parent, _build.expected_manifest())[0] == _cache.DAMAGED
+        assert _cache.state((cache / relative).parent, _layout.expected_manifest())[0] == _cache.DAMAGED
         with pytest.raises(Rebuilt):
             _atlas.table("stp", 2017)
     finally:
