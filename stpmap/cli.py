@@ -271,7 +271,7 @@ def groups_cmd(vintage, groups_file):
 @main.command("names")
 @click.argument("query", required=False)
 @click.option("--vintage", "-v", default=None, callback=_vintage_cb, metavar="YEAR",
-              help="Only the names of this vintage (2017 or 2021), with its CCGs' ODS codes. Default: every vintage.")
+              help="Only the names of this vintage (2017 to 2022), with its CCGs' ODS codes. Default: every vintage.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def names_cmd(query, vintage, fmt):
     """The names, abbreviations and codes of the footprints, with their source.
@@ -652,20 +652,19 @@ def map_options(f):
     return f
 
 
-_MAP_OPTION_KEYS = ("vintage", "group", "footprints", "groups_file", "layer", "overlay", "colour_by", "data", "join_on",
-                    "value", "aggregate", "data_encoding", "scheme", "k", "bins", "ramp", "labels", "title")
-
-
 def _map_options_from(kwargs: dict):
-    """A MapOptions from the keywords of :func:`map_options` (taken out of ``kwargs``)."""
+    """A MapOptions from the keywords of :func:`map_options` (taken out of
+    ``kwargs``): each option's keyword is the MapOptions field of its name
+    (``footprints``, given repeatedly, is ``footprint``)."""
+    from dataclasses import fields
+
     from stpmap.maps.options import MapOptions
 
-    o = {k: kwargs.pop(k) for k in _MAP_OPTION_KEYS}
-    return MapOptions(vintage=o["vintage"], group=o["group"], footprint=list(o["footprints"]) or None,
-                      groups_file=o["groups_file"], layer=o["layer"], overlay=o["overlay"], colour_by=o["colour_by"],
-                      data=o["data"], join_on=o["join_on"], value=o["value"], aggregate=o["aggregate"],
-                      data_encoding=o["data_encoding"], scheme=o["scheme"], k=o["k"], bins=o["bins"] or None,
-                      ramp=o["ramp"] or None, labels=o["labels"], title=o["title"])
+    o = {f.name: kwargs.pop(f.name) for f in fields(MapOptions) if f.name in kwargs}
+    o["footprint"] = list(kwargs.pop("footprints")) or None
+    for empty_is_default in ("bins", "ramp"):
+        o[empty_is_default] = o.get(empty_is_default) or None
+    return MapOptions(**o)
 
 
 def _report_file(path, messages):

@@ -36,9 +36,9 @@ def number(x: float, integer: bool | None = None) -> str:
 
 def _where(md) -> str:
     """The areas the map covers, e.g. "the 6 East of England STP footprints"."""
-    from stpmap.maps.prepare import LAYER_WORDS
+    from stpmap.maps.words import layer_words
 
-    one, many = LAYER_WORDS.get(md.layer, ("area", "areas"))
+    one, many = layer_words(md.layer, md.vintage or None)
     n = len(md.gdf)
     if md.national:
         return f"the {n} {many} of England"
@@ -84,13 +84,13 @@ def _categories(md) -> str:
 
 
 def _identity(md) -> str:
-    from stpmap.maps.prepare import LAYER_WORDS
+    from stpmap.maps.words import layer_words
 
     if md.layer != "stp":
         return "coloured by footprint"
     names = md.gdf["name"].astype(str).tolist()
     listed = "; ".join(names[:MAX_LISTED]) + (f"; and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
-    return f"each {LAYER_WORDS['stp'][0]} in its own colour: {listed}"
+    return f"each {layer_words('stp', md.vintage or None)[0]} in its own colour: {listed}"
 
 
 def alt_text(md) -> str:
@@ -100,11 +100,11 @@ def alt_text(md) -> str:
     population from 1,012,345 to 1,634,567; highest ... (1,634,567), lowest
     ... (1,012,345)."
     """
-    from stpmap.maps.prepare import LAYER_WORDS
+    from stpmap.maps.words import as_of, capital, layer_words
 
     head = f"Map of {_where(md)}"
     if md.vintage:
-        head += f", April {md.vintage}"
+        head += f", {as_of(md.vintage)}"
     kind = md.legend.kind
     if kind == "classes":
         body = _numbers(md)
@@ -117,7 +117,7 @@ def alt_text(md) -> str:
     if missing:
         text += f" {missing} {'area has' if missing == 1 else 'areas have'} no data."
     if md.overlay_layer:
-        text += f" {LAYER_WORDS[md.overlay_layer][1][:1].upper() + LAYER_WORDS[md.overlay_layer][1][1:]} outlined."
+        text += f" {capital(layer_words(md.overlay_layer, md.vintage or None)[1])} outlined."
     return text
 
 

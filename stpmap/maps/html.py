@@ -222,10 +222,10 @@ def legend_html(md) -> str:
         rows.append(f'<div class="row"><span class="sw" style="background:repeating-linear-gradient(45deg,'
                     f'{_colours.MISSING} 0 3px,#9AA3A8 3px 4px)"></span>{e(lg.missing)}</div>')
     if md.overlay_layer:
-        from stpmap.maps.prepare import LAYER_WORDS
+        from stpmap.maps.words import layer_words
 
         rows.append(f'<div class="row"><span class="sw" style="background:none;outline:none;border:1.5px dashed '
-                    f'{_colours.NHS["NHS Dark Grey"]}"></span>{e(LAYER_WORDS[md.overlay_layer][1])}</div>')
+                    f'{_colours.NHS["NHS Dark Grey"]}"></span>{e(layer_words(md.overlay_layer, md.vintage or None)[1])}</div>')
     note = f'<div class="note">{e(lg.note)}</div>' if lg.note else ""
     if not rows and not note:
         return ""
@@ -345,9 +345,9 @@ def _describe_script(map_name: str, title: str) -> str:
 def _layer_specs(md, offline: bool) -> list[dict]:
     """The map's layers: the filled areas, the selected footprints' borders
     over CCGs or districts, and the overlay."""
-    from stpmap.maps.prepare import LAYER_WORDS
+    from stpmap.maps.words import capital, layer_words
 
-    one, many = LAYER_WORDS[md.layer]
+    one, many = layer_words(md.layer, md.vintage or None)
     value_label = None
     if md.legend.kind == "classes" and md.colour_by != "population":  # population is in every tooltip already
         value_label = md.legend.title
@@ -356,7 +356,7 @@ def _layer_specs(md, offline: bool) -> list[dict]:
     members = _members(md.vintage, list(md.gdf["code"])) if md.layer == "stp" and md.vintage else None
     main_style = {"color": "#FFFFFF", "weight": 1.2 if md.layer == "stp" else 0.6, "fillOpacity": 0.78 if not offline else 0.9,
                   "opacity": 1}
-    layers = [_layer_spec(md.gdf, md.layer, md.layer, f"{many[:1].upper() + many[1:]} ({len(md.gdf)})", main=True,
+    layers = [_layer_spec(md.gdf, md.layer, md.layer, f"{capital(many)} ({len(md.gdf)})", main=True,
                           show=True, filled=True, style=main_style, value_label=value_label, members=members,
                           extra_cols=(md.value_column,) if md.value_column and md.legend.kind != "classes" else ())]
     if md.layer != "stp" and md.outline is not None and len(md.outline):
@@ -365,9 +365,9 @@ def _layer_specs(md, offline: bool) -> list[dict]:
                                   style={"color": _colours.NHS["NHS Dark Grey"], "weight": 1.6, "fill": False,
                                          "interactive": False}))
     if md.overlay is not None and len(md.overlay):
-        ow, omany = LAYER_WORDS[md.overlay_layer]
+        ow, omany = layer_words(md.overlay_layer, md.vintage or None)
         layers.append(_layer_spec(md.overlay, md.overlay_layer, md.overlay_layer,
-                                  f"{omany[:1].upper() + omany[1:]} ({len(md.overlay)})", main=False, show=True,
+                                  f"{capital(omany)} ({len(md.overlay)})", main=False, show=True,
                                   filled=False, style={"color": _colours.NHS["NHS Dark Grey"], "weight": 0.8,
                                                        "dashArray": "3 2", "fill": True, "fillOpacity": 0}))
     return layers

@@ -24,9 +24,9 @@ from stpmap.data.registry import registry
 from stpmap.errors import CacheError, ChoiceError, InputError
 from stpmap.maps import colours as _colours
 from stpmap.maps.options import DEFAULT_SCHEME, MapOptions, Selection, select
+from stpmap.maps.words import as_of, capital, layer_words
 
 BUILTIN_COLOUR_BY = ("region", "nhs_region", "nhs_local_office", "footprint", "population")
-LAYER_WORDS = {"stp": ("STP footprint", "STP footprints"), "ccg": ("CCG", "CCGs"), "lad": ("local authority", "local authorities")}
 COLOUR_BY_WORDS = {"region": "ONS region", "nhs_region": "NHS England region", "nhs_local_office": "NHS England local office",
                    "footprint": "footprint", "population": "population"}
 
@@ -295,7 +295,8 @@ def prepare(options: MapOptions | int | None = None, *, tolerance: float = 0.0, 
     gdf, legend, colour_word, column = colour(gdf, colour_by, layer=layer, scheme=options.scheme, k=options.k,
                                               bins=options.bins, ramp=options.ramp, value_column=value_column,
                                               distance=max(50.0, tolerance),
-                                              context=f"for the {layer} layer of vintage {sel.vintage}")
+                                              context=f"for the {layer} layer of vintage {sel.vintage}",
+                                              vintage=sel.vintage)
     gdf["label"] = gdf["code"] if options.labels == "code" else gdf["name"].map(lambda s: _short_name(layer, s))
     context, outline = _context_and_outline(layer, sel, tolerance)
     overlay_layer = options.drawn_overlay
@@ -366,31 +367,32 @@ def _title(options: MapOptions, sel: Selection, column, value_column) -> str:
     """The title given, else one that says what, where and when."""
     if options.title is not None:
         return options.title
-    one, many = LAYER_WORDS[options.layer]
+    one, many = layer_words(options.layer, sel.vintage)
     where = "England" if sel.national else (sel.name or "")
-    when = f"April {sel.vintage}"
+    when = as_of(sel.vintage)
     if value_column is not None:
         return f"{value_column} by {one}, {where}"
     if column == "population" or (column and column.startswith("pop_")):
         return f"Population by {one}, {where}"
-    return f"{many[:1].upper() + many[1:]} of {where}, {when}" if sel.national else f"{where}: {many}, {when}"
+    return f"{capital(many)} of {where}, {when}" if sel.national else f"{where}: {many}, {when}"
 
 
 def _subtitle(options: MapOptions, sel: Selection, count: int, legend: Legend, colour_word) -> str:
     """How many areas, of when, coloured by what, and what is outlined."""
-    one, many = LAYER_WORDS[options.layer]
-    sub = [f"{count} {many if count != 1 else one}, April {sel.vintage} boundaries"]
+    one, many = layer_words(options.layer, sel.vintage)
+    sub = [f"{count} {many if count != 1 else one}, {as_of(sel.vintage)} boundaries"]
     if colour_word and legend.kind != "identity":
         sub.append(f"coloured by {colour_word}")
     elif legend.kind == "identity" and options.layer != "stp":
         sub.append("coloured by footprint")
     if options.drawn_overlay:
-        sub.append(f"{LAYER_WORDS[options.drawn_overlay][1]} outlined")
+        sub.append(f"{layer_words(options.drawn_overlay, sel.vintage)[1]} outlined")
     return "; ".join(sub)
 
 
 def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, bins=None,
-           ramp: str = _colours.DEFAULT_RAMP, value_column=None, distance: float = 50.0, context: str = ""):
+           ramp: str = _colours.DEFAULT_RAMP, value_column=None, distance: float = 50.0, context: str = "",
+           vintage: int | None = None):
     """Add ``fill`` and ``value`` columns to ``gdf`` for ``colour_by``; return
     (gdf, legend, words for the colouring, the column used or None)."""
     gdf = gdf.copy()
@@ -405,8 +407,7 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
         else:
             fills, legend_map = _colours.categorical_fills(gdf["stp_name"].tolist(), neighbours)
             gdf["fill"] = fills
-            words = LAYER_WORDS[layer][1]
-            note = f"{words[:1].upper() + words[1:]} coloured by footprint; neighbours never share a fill."
+            note = f"{capital(layer_words(layer, vintage)[1])} coloured by footprint; neighbours never share a fill."
             if len(legend_map) <= 12:
                 legend = Legend("Footprint", "categories", [(lbl, sh[0]) for lbl, sh in legend_map.items()],
                                 note=note, swatches=dict(legend_map))
@@ -454,7 +455,7 @@ def from_frame(gdf, *, colour_by: str = "footprint", layer: str = "stp", labels:
     """A :class:`MapData` from any GeoDataFrame with ``code`` and ``name``
     columns (for tests with made-up geometry, and for users' own areas)."""
     gdf, legend, colour_word, _ = colour(gdf.reset_index(drop=True), colour_by, layer=layer, scheme=scheme, k=k,
-                                         bins=bins, ramp=ramp, distance=0.0)
+                                         bins=bins, ramp=ramp, distance=0.0, vintage=vintage or None)
     gdf["label"] = gdf["code"] if labels == "code" else gdf["name"].astype(str)
     return MapData(vintage=vintage, layer=layer, gdf=gdf, legend=legend, title=title, subtitle=subtitle,
                    attribution=attribution, notes=list(notes), national=national, colour_by=colour_word, labels=labels,

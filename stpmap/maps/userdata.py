@@ -262,7 +262,7 @@ def join(data, vintage, layer: str = "stp", join_on: str | None = None, value: s
         CSV or XLSX file (or a DataFrame) with one row per footprint, CCG or
         district.
     vintage : int
-        2017 or 2021: which footprints, CCGs and districts to match against.
+        The vintage (2017 to 2022): which footprints, CCGs and districts to match against.
     layer : {"stp", "ccg", "lad"}
         The areas the values are wanted for.
     join_on : str, optional

@@ -19,6 +19,7 @@ from pathlib import Path
 from stpmap.errors import ChoiceError
 from stpmap.maps import colours as _colours
 from stpmap.maps.options import MapOptions, select
+from stpmap.maps.words import as_of, layer_words
 
 FORMATS = ("docx", "pptx")
 #: The map's size in each format: 16 cm wide on A4 (its height fitted to the map), or the left of a 16:9 slide.
@@ -54,19 +55,13 @@ def _section(options: MapOptions, fmt: str, dpi: float, heading=None, intro="") 
     fig, md = figure_and_data(options, size=MAP_SIZES[fmt], dpi=dpi)
     with tempfile.TemporaryDirectory() as tmp:
         png = save(fig, Path(tmp) / "map.png", "png", dpi=fig.dpi).read_bytes()
-    tables = [figures_table(md, title=f"Figures by {_layer_word(md.layer)}")]
+    tables = [figures_table(md, title=f"Figures by {layer_words(md.layer, md.vintage)[0]}")]
     if md.overlay is not None and md.overlay_layer == "lad":
         tables.append(names_table(md.overlay, "Local authorities",
                                   "Local authorities in or partly in the footprint; population of the whole authority, "
-                                  f"{_pop_year(md)}. Areas: April {md.vintage} boundaries."))
+                                  f"{_pop_year(md)}. Areas: {as_of(md.vintage)} boundaries."))
     return Section(heading=heading or md.title, png=png, size_in=(fig.get_figwidth(), fig.get_figheight()),
                    alt_text=fig.alt_text, tables=tables, intro=intro or md.subtitle)
-
-
-def _layer_word(layer: str) -> str:
-    from stpmap.maps.prepare import LAYER_WORDS
-
-    return LAYER_WORDS[layer][0]
 
 
 def _pop_year(md) -> str:
@@ -108,7 +103,8 @@ def write_report(path, options: MapOptions | None = None, *, fmt: str | None = N
             sections.append(_section(_footprint_options(options, code), fmt, dpi, heading=f"{stp[code]} ({code})"))
     reg = registry()
     footer = [reg.attribution(), reg.population_note(selection.vintage),
-              f"Boundaries: STP footprints of April {selection.vintage} (vintage {selection.vintage}).",
+              f"Boundaries: {layer_words('stp', selection.vintage)[1]} of {as_of(selection.vintage)} "
+              f"(vintage {selection.vintage}).",
               "Made with stpmap. Every map has alternative text describing what it shows."]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

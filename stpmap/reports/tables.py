@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from stpmap.maps.alttext import number
+from stpmap.maps.words import as_of
 
 
 @dataclass
@@ -47,7 +48,7 @@ def _measure(md):
             return "value", f"{word} (people)", f"{word}: people, {_population_year(md)}"
         if md.joined is not None:
             return "value", word, f"{word}: as given in your data ({md.joined.summary()})"
-        return "value", word, f"{word}: from the {md.layer} layer of the April {md.vintage} atlas"
+        return "value", word, f"{word}: from the {md.layer} layer of the {as_of(md.vintage)} atlas"
     return "value", word, f"{word}: the category each area is coloured by"
 
 
@@ -91,7 +92,7 @@ def figures_table(md, title: str = "") -> FigureTable:
             else:
                 row.append(number(float(v)) if is_number else str(v))
         rows.append(row)
-    caption.append(f"Areas: April {md.vintage} boundaries." if md.vintage else "")
+    caption.append(f"Areas: {as_of(md.vintage)} boundaries." if md.vintage else "")
     return FigureTable(header=header, rows=rows, numeric=numeric, caption=". ".join(c for c in caption if c).replace("..", "."),
                        title=title)
 
