@@ -158,7 +158,7 @@ def data_verify(repair):
     import time
 
     from stpmap import _cache
-    from stpmap.data import verify as _verify
+    from stpmap import verify as _verify
 
     t = time.perf_counter()
     findings = _verify.verify(repair=repair)

@@ -238,7 +238,7 @@ def classify(values: pd.Series, scheme: str, k: int, bins=None, ramp: str = _col
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             c = mapclassify.classify(y, scheme, k=k, bins=sorted(float(b) for b in bins) if bins else None,
-                                     initial=_INITIAL.get(scheme, 100))
+                                     initial=_INITIAL.get(scheme, 100), pct_sampled=_sample_share(len(y)))
     finally:
         np.random.set_state(state)
     upper = list(np.asarray(c.bins, dtype=float))
@@ -257,6 +257,13 @@ def classify(values: pd.Series, scheme: str, k: int, bins=None, ramp: str = _col
         label = f"{_fmt_number(lo, integer)} – {_fmt_number(hi, integer)}"
         entries.append((f"{label}  ({count})", colours[i]))
     return fills.tolist(), entries
+
+
+def _sample_share(n: int) -> float:
+    """The share of values the *_sampled schemes class from: all of them up
+    to 1,000 (mapclassify's default 10 % of a map's few hundred areas is
+    fewer values than classes, and jenks_caspall_sampled then never ends)."""
+    return min(1.0, max(0.1, 1000 / n))
 
 
 def _column_named(gdf, name: str):

@@ -161,3 +161,23 @@ def test_a_damaged_geometry_file_is_recomputed_not_trusted(atlas_cache):
     again = _prepare.simplified("ccg", 2017, 123.0)
     assert again.geometry.geom_equals_exact(first.geometry, tolerance=0).all()
     assert list(again["code"]) == list(first["code"])
+
+
+def test_every_scheme_classes_a_map_of_44_areas_and_ends():
+    """mapclassify's sampled schemes take 10 % of the values by default: 4 of
+    44 footprints, fewer than the classes, and jenks_caspall_sampled then
+    loops for ever. Run in a child process so a hang fails, not stalls."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, pandas as pd\n"
+            "from stpmap.maps.prepare import classify\n"
+            "y = pd.Series(np.random.default_rng(1).lognormal(13, 0.4, 44))\n"
+            "for s in ('jenks_caspall_sampled', 'fisher_jenks_sampled', 'jenks_caspall', 'max_p'):\n"
+            "    fills, entries = classify(y, s, 5)\n"
+            "    print(s, len(entries), sum(int(e[0].rsplit('(', 1)[1].rstrip(')')) for e in entries))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert [r[0] for r in rows] == ["jenks_caspall_sampled", "fisher_jenks_sampled", "jenks_caspall", "max_p"]
+    assert all(int(r[1]) >= 2 and int(r[2]) == 44 for r in rows), rows

@@ -1,5 +1,8 @@
 """Checking every cache folder in full (``stpmap data verify``), and rebuilding the damaged ones.
 
+It sits beside :mod:`stpmap._cache`, above ``data`` and ``postcodes``, because it
+checks the folders of both (``data`` never imports ``postcodes``).
+
 Each atlas vintage and postcode index folder has its files checked against
 the sizes and checksums its manifest recorded at build (see
 :mod:`stpmap._cache`); the simplified map geometry (``maps/``), kept as
