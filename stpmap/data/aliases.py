@@ -388,6 +388,19 @@ def _ranked(key: str, pool: list[Alias]) -> list[tuple[float, Alias]]:
     return sorted(best.values(), key=lambda sa: (-sa[0], sa[1].code))
 
 
+def _named_elsewhere(key: str, a: Alias, ranked, pool) -> list:
+    """Footprints other than ``a`` that a word of ``key`` names and ``a``'s
+    names do not: 'Sussex and Kent' scores 90 on Sussex alone (the token-set
+    ratio forgives extra words), but it names Kent and Medway too."""
+    own = {w for b in pool if b.code == a.code for w in b.key.split()}
+    extra = {w for w in key.split() if len(w) >= 4 and w not in own}
+    if not extra:
+        return []
+    score_of = {b.code: s for s, b in ranked}
+    named = {b.code: b for b in pool if b.code != a.code and extra & set(b.key.split())}
+    return [(score_of.get(code, 0.0), b) for code, b in sorted(named.items())]
+
+
 def _fuzzy(raw: str, v: int) -> Resolution:
     """A clear fuzzy winner among the names of ``v``, else of other vintages."""
     key = footprint_key(raw)
@@ -400,6 +413,7 @@ def _fuzzy(raw: str, v: int) -> Resolution:
         score, a = ranked[0]
         # one name held by several codes over the years is one candidate
         rivals = [(s, b) for s, b in ranked[1:] if s > score - FUZZY_MARGIN and b.key != a.key]
+        rivals += _named_elsewhere(key, a, ranked, pool)
         if rivals:
             top = [ranked[0], *rivals]
             listed = "; ".join(f"{official_name(b.code, v)} ({b.code}, score {s:.0f})" for s, b in top)

@@ -213,3 +213,14 @@ def test_groups_file_members_by_the_names_people_use(atlas, tmp_path):
     bad.write_text('"Oops" = ["Peterborough and Norfolk"]\n')
     with pytest.raises(InputError, match="Group 'Oops'.*Did you mean 'Cambridgeshire and Peterborough'"):
         stpmap.groups(2017, groups_file=bad)
+
+
+def test_a_name_naming_two_footprints_is_not_matched_to_one(atlas_cache):
+    """'Sussex and Kent' scores high on Sussex alone (extra words are forgiven
+    by the token-set ratio), but Kent names another footprint: it is an error
+    listing both, not a silent half-match."""
+    with pytest.raises(FootprintNameError) as e:
+        resolve_footprint("Sussex and Kent", 2022)
+    assert "Sussex" in str(e.value) and "Kent and Medway" in str(e.value)
+    with pytest.warns(FootprintNameWarning):
+        assert resolve_footprint("Cambrige and Peterboro", 2017).code == "E54000021"
