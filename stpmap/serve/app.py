@@ -137,7 +137,8 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"], expose_headers=["X-Attribution"], max_age=600)
+                           allow_headers=["Content-Type"], max_age=600,
+                           expose_headers=["X-Attribution", "X-Footprint-Match", "X-Footprint-Note"])
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
