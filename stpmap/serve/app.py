@@ -17,7 +17,8 @@ Endpoints (the API ones take ``?vintage=``; see ``/docs`` for the OpenAPI descri
 * ``GET /points?lat=..&lon=..`` (or ``easting``/``northing`` in British National
   Grid metres, or ``x``/``y`` with ``crs``).
 * ``GET /footprints``, ``/footprints/{code}``, ``/footprints/{code}.geojson``
-  and ``/footprints.geojson``.
+  and ``/footprints.geojson``; ``{code}`` and ``?footprint=`` take any name or
+  code of a footprint (:mod:`stpmap.serve.routes_footprints`).
 * ``GET /`` the map page, ``GET /health``, ``/docs`` and ``/openapi.json``.
 
 Attribution: the JSON bodies of the footprint endpoints and of ``POST
