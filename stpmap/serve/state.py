@@ -2,8 +2,10 @@
 
 :class:`ServiceState` (``app.state.stpmap``) holds, for every vintage, a
 :class:`VintageData`: the footprint records, their web geometry (simplified,
-WGS84) with the GeoJSON built from it, and the member CCGs and local
-authorities; besides, the postcode index of each vintage and the map page.
+WGS84) with the GeoJSON built from it, the member CCGs and local
+authorities, and what each footprint name asked for resolved to (kept, so
+that the resolver runs once per name); besides, the postcode index of each
+vintage and the map page.
 Routes reach it with :func:`service_state`.
 """
 
