@@ -8,6 +8,10 @@
   Postcodes are 5,000 English ones drawn (fixed seed) from the ONS directory
   package, cycled.
 * one `POST /postcodes` of 10,000 different postcodes, end to end (median of 15)
+* ``--footprints``: only the footprint routes, at ``--connections``: GET
+  /footprints/{code} and /footprints/{code}.geojson by code and by ODS code,
+  and /footprints/{name} by the names, abbreviations and CCG codes people
+  type (resolved, then cached per name and vintage)
 * at 64 connections, `stpmap serve --workers 1` and `--workers 2`, each run
   ``--repeat`` times (default 2): requests/s, p50 and p99 beside the target
   (p99 <= 20 ms), the server's CPU time per request (its processes' user and
@@ -327,6 +331,42 @@ def measure_single(env: dict, args):
     return paths, {"first": first, "starts": starts, "loads": loads, "single": single, "times": times, "sizes": sizes}
 
 
+#: What people type for a footprint of 2017 (the default vintage): names, abbreviations, ODS and CCG codes.
+FOOTPRINT_NAMES = ("bnssg", "frimley icb", "QHG", "BLMK", "SNEE", "Cambridge and Peterborough", "NHS Frimly ICB",
+                   "02M", "West Yorkshire and Harrogate Health and Care Partnership", "nottingham")
+
+
+def measure_footprints(env: dict, args) -> dict:
+    """GET /footprints/{code} (by footprint and ODS code), its GeoJSON, and by name, at ``--connections``."""
+    import httpx
+    from urllib.parse import quote
+
+    proc, base, _ = start_server(env)
+    try:
+        rows = httpx.get(base + "/footprints", timeout=30).json()["footprints"]
+        codes = [r["code"] for r in rows] + [r["ods_code"] for r in rows if r.get("ods_code")]
+        sets = {"by_code": ["/footprints/" + c for c in codes],
+                "geojson_by_code": [f"/footprints/{c}.geojson" for c in codes],
+                "by_name": ["/footprints/" + quote(n) for n in FOOTPRINT_NAMES]}
+        loader = run_wrk if shutil.which("wrk") else run_python_client
+        pids = server_pids(proc)
+        out = {}
+        for name, paths in sets.items():
+            loader(base, paths, 2, args.connections)  # warm-up
+            cpu = cpu_seconds(pids)
+            r = loader(base, paths, args.duration, args.connections)
+            cpu = cpu_seconds(pids) - cpu  # the server's CPU time: much less sensitive to other load than latency
+            out[name] = {**r, "paths": len(paths), "server_cpu_us_per_request": 1e6 * cpu / max(r["requests"], 1)}
+    finally:
+        stop(proc)
+    print(f"\nfootprint routes at {args.connections} connections (load 1m {os.getloadavg()[0]:.2f})")
+    print("routes            paths   req/s  p50 ms  p99 ms  errors  server CPU us/req")
+    for name, r in out.items():
+        print(f"{name:<16} {r['paths']:>6} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['errors']:>7}"
+              f"  {r['server_cpu_us_per_request']:>17.0f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10, help="seconds per load run (bounded)")
@@ -335,6 +375,7 @@ def main() -> None:
     ap.add_argument("--quiet-load", type=float, default=1.0, help="1-minute load average to wait for before each run")
     ap.add_argument("--max-wait", type=float, default=120, help="longest wait for it, seconds")
     ap.add_argument("--workers-only", action="store_true", help="only the runs at 64 connections (1 and 2 workers)")
+    ap.add_argument("--footprints", action="store_true", help="only the footprint routes (by code and by name)")
     ap.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client:
@@ -345,6 +386,14 @@ def main() -> None:
         return
 
     env = environment()
+    if args.footprints:
+        out = measure_footprints(env, args)
+        report("serve_footprints", {f"footprint_{k}_{m}": {"value": r[m], "unit": u, "better": b, "command": r["tool"]}
+                                    for k, r in out.items()
+                                    for m, u, b in (("rps", "req/s", "higher"), ("p50_ms", "ms", "lower"),
+                                                    ("p99_ms", "ms", "lower"),
+                                                    ("server_cpu_us_per_request", "us", "lower"))})
+        return
     if args.workers_only:
         paths = ["/postcodes/" + p.replace(" ", "%20") for p in sample_postcodes(5000)]
         print_workers([r for workers in (1, 2) for r in measure_workers(env, paths, workers, args)])

@@ -183,7 +183,8 @@ def data_verify(repair):
 @click.option("--group", "-g", default=None, help='A named group, e.g. "East of England"; `stpmap groups` lists them.')
 @click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups.")
 @click.option("--footprint", "-f", "footprints", multiple=True, metavar="NAME",
-              help='Only this footprint: code, ODS code, CCG ODS code, name or abbreviation ("BLMK"); repeatable. `stpmap names` lists them.')
+              help='Only this footprint: a code, ODS code ("QHG"), CCG ODS code ("02M"), name of any year or '
+                   'abbreviation ("BLMK", "BNSSG"); repeatable. `stpmap names` lists them.')
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "geojson", "gpkg", "parquet", "hexjson"]), default="table", show_default=True,
               help="hexjson: a hex cartogram, one hex per footprint (or CCG, with --layer ccg).")
 @click.option("--layer", type=click.Choice(["stp", "ccg"]), default="stp", show_default=True, help="With --format hexjson: one hex per footprint or per CCG.")
@@ -621,7 +622,9 @@ def _print_summary(s: dict) -> None:
 _MAP_OPTIONS = [
     vintage_option,
     click.option("--group", "-g", default=None, help='Only the footprints of a named group, e.g. "East of England" (`stpmap groups` lists them).'),
-    click.option("--footprint", "-f", "footprints", multiple=True, metavar="CODE", help="Only this footprint (code or name); repeatable."),
+    click.option("--footprint", "-f", "footprints", multiple=True, metavar="NAME",
+                 help='Only this footprint: a code, ODS code ("QHG"), CCG ODS code ("02M"), name of any year or '
+                      'abbreviation ("BLMK", "BNSSG"); repeatable. `stpmap names` lists them.'),
     click.option("--groups-file", type=click.Path(exists=True, dir_okay=False), default=None, help="TOML/JSON file of your own groups."),
     click.option("--layer", type=click.Choice(["stp", "ccg", "lad"]), default="stp", show_default=True, help="Areas to fill: footprints, CCGs or local authorities."),
     click.option("--overlay", type=click.Choice(["ccg", "lad"]), default=None, help="Areas to outline on top (a layer you can switch off in HTML)."),

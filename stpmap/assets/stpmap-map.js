@@ -9,8 +9,9 @@
  * Every piece of text that came from data goes through esc() before it is
  * put into HTML, so a name such as "<script>" shows as text.
  *
- * The map exposes window.stpmap = {map, layers, find(text), highlight(code)}
- * for pages that embed it (stpmap serve).
+ * The map exposes window.stpmap = {map, layers, find(text), highlight(code),
+ * key(text)} for pages that embed it; key() puts a name in the form the search
+ * compares (stpmap.data.aliases.footprint_key, ported from its rules).
  */
 (function (global) {
   "use strict";
@@ -35,8 +36,26 @@
     return (Number(x) * 100).toFixed(1) + "%";
   }
 
+  // As stpmap.data.names.normalise: lower case, '&' as 'and', punctuation dropped, spaces folded.
   function norm(s) {
-    return String(s || "").toLowerCase().replace(/&/g, " and ").replace(/[^a-z0-9 ]+/g, " ").replace(/\s+/g, " ").trim();
+    return String(s === null || s === undefined ? "" : s).toLowerCase().replace(/&/g, " and ")
+      .replace(/[^a-z0-9 ]+/g, " ").replace(/\s+/g, " ").trim();
+  }
+
+  function own(obj, k) { return Object.prototype.hasOwnProperty.call(obj, k); }
+
+  // A port of stpmap.data.aliases.footprint_key, from its rules as data (key_rules()):
+  // names are compared without case, punctuation, 'and', 'the', 'NHS', 'ICB', 'Integrated Care Board'...
+  function keyer(rules) {
+    if (!rules) return norm;
+    var filler = new RegExp(rules.filler, "g"), trailing = new RegExp(rules.trailing), drop = {};
+    rules.drop.forEach(function (w) { drop[w] = true; });
+    return function (text) {
+      var s = norm(text).replace(filler, " ");
+      s = s.split(" ").filter(Boolean).join(" ").replace(trailing, " ");
+      return s.split(" ").filter(function (w) { return w && !own(drop, w); })
+        .map(function (w) { return own(rules.short_forms, w) ? rules.short_forms[w] : w; }).join(" ");
+    };
   }
 
   // Google encoded polyline -> [[lat, lng], ...]
@@ -125,6 +144,13 @@
   function build(map, DATA, tiles) {
     var layers = {}, overlays = {}, index = [], main = null;
     var hoverStyle = { weight: 3, color: "#231F20" };
+    var keyOf = keyer(DATA.search_rules);
+    function ccgKey(name) { return keyOf(String(name || "").replace(/\b(ccg|clinical commissioning group)\b/gi, " ")); }
+    // rank: 0 the area's own names and codes, 1 names its code had in other vintages, 2 the CCGs of a footprint
+    function addEntry(key, code, label, shape, layer, rank) {
+      index.push({ key: key, compact: key.replace(/ /g, ""), code: String(code || "").toUpperCase(), label: label,
+                   shape: shape, layer: layer, rank: rank });
+    }
 
     DATA.layers.forEach(function (spec) {
       var group = L.featureGroup();
@@ -145,12 +171,14 @@
         shape.on("mouseout", function () { shape.setStyle({ weight: style.weight, color: style.color }); });
         group.addLayer(shape);
         byCode[p.code] = shape;
-        index.push({ key: norm(p.name), code: String(p.code).toUpperCase(), label: p.name, shape: shape, layer: spec.id });
-        if (p.ods_code) index.push({ key: norm(p.ods_code), code: String(p.ods_code).toUpperCase(), label: p.name, shape: shape, layer: spec.id });
+        var nameKey = spec.kind === "ccg" ? ccgKey : keyOf;
+        addEntry(nameKey(p.name), p.code, p.name, shape, spec.id, 0);
+        if (p.ods_code) addEntry(keyOf(p.ods_code), p.ods_code, p.name, shape, spec.id, 0);
+        // every name and code of the footprint (keys of this vintage, then of other years of the same code)
+        (p.keys ? p.keys.split("|") : []).forEach(function (k) { addEntry(k, "", p.name, shape, spec.id, 0); });
+        (p.other_keys ? p.other_keys.split("|") : []).forEach(function (k) { addEntry(k, "", p.name, shape, spec.id, 1); });
         if (p.ccgs && spec.kind === "stp") {
-          p.ccgs.forEach(function (c) {
-            index.push({ key: norm(c[0]), code: String(c[1]).toUpperCase(), label: c[0] + " (" + p.name + ")", shape: shape, layer: spec.id, weak: true });
-          });
+          p.ccgs.forEach(function (c) { addEntry(ccgKey(c[0]), c[1], c[0] + " (" + p.name + ")", shape, spec.id, 2); });
         }
       });
       group.byCode = byCode;
@@ -184,17 +212,24 @@
     map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="A JavaScript library for interactive maps">Leaflet</a>');
     map.attributionControl.addAttribution(esc(DATA.attribution));
 
-    // search by footprint or CCG name or code
+    // search by any name or code of a footprint, or a CCG's name or code: codes first, then names
+    // as the resolver compares them, whole, without spaces, then the beginning of a name, then any part
+    index.sort(function (a, b) { return a.rank - b.rank; });
     var found = null;
     function find(text) {
-      var q = norm(text), Q = String(text || "").trim().toUpperCase();
-      if (!q) return null;
-      var hit = null, i;
-      for (i = 0; i < index.length && !hit; i++) if (index[i].code === Q || (index[i].key === q && !index[i].weak)) hit = index[i];
-      for (i = 0; i < index.length && !hit; i++) if (index[i].key === q) hit = index[i];
-      for (i = 0; i < index.length && !hit; i++) if (index[i].key.indexOf(q) === 0) hit = index[i];
-      for (i = 0; i < index.length && !hit; i++) if (index[i].key.indexOf(q) >= 0) hit = index[i];
-      return hit;
+      var Q = String(text || "").trim().toUpperCase(), k = keyOf(text), c = k.replace(/ /g, "");
+      if (!Q) return null;
+      var tests = [
+        function (e) { return e.code === Q; },
+        function (e) { return k && e.key === k; },
+        function (e) { return c && e.compact === c; },
+        function (e) { return k && e.key.indexOf(k) === 0; },
+        function (e) { return k && e.key.indexOf(k) >= 0; }
+      ];
+      for (var t = 0; t < tests.length; t++) {
+        for (var i = 0; i < index.length; i++) if (tests[t](index[i])) return index[i];
+      }
+      return null;
     }
     function show(hit) {
       if (found) found.setStyle({ weight: found._stpStyle.weight, color: found._stpStyle.color });
@@ -252,6 +287,7 @@
         if (hit) show(hit);
         return !!hit;
       },
+      key: keyOf,
       esc: esc
     };
     return global.stpmap;

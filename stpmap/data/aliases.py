@@ -86,6 +86,16 @@ def footprint_key(text) -> str:
     return " ".join(COUNTY_SHORT_FORMS.get(w, w) for w in s.split() if w not in _DROP)
 
 
+def key_rules() -> dict:
+    """The rules of :func:`footprint_key` as data, for a port in another
+    language (the search box of the HTML maps): ``filler`` and ``trailing``
+    are regular expressions that JavaScript reads the same way (ASCII word
+    boundaries on text :func:`~stpmap.data.names.normalise` has lowered),
+    ``drop`` the words left out, ``short_forms`` the county short forms."""
+    return {"filler": _FILLER.pattern, "trailing": _TRAILING.pattern, "drop": sorted(_DROP),
+            "short_forms": dict(COUNTY_SHORT_FORMS)}
+
+
 def _compact(key: str) -> str:
     return key.replace(" ", "")
 
@@ -235,14 +245,15 @@ class Resolution:
         return f"{text}. {self.note}" if self.note else text
 
 
-def resolve_footprint(text, vintage=None) -> Resolution:
+def resolve_footprint(text, vintage=None, *, warn: bool = True) -> Resolution:
     """The footprint that ``text`` (a code, ODS code, CCG ODS code, name,
     short name or abbreviation) names in ``vintage`` (default: the default
     vintage).
 
     Raises :class:`FootprintNameError` (a ChoiceError) for an unknown or
     ambiguous name, listing the closest names. A fuzzy match warns with a
-    :class:`FootprintNameWarning`.
+    :class:`FootprintNameWarning`, unless ``warn`` is False for a caller that
+    reports ``matched_by`` itself (the web service, in its answer).
     """
     v = registry().check_vintage(vintage)
     raw = str(text).strip()
@@ -251,7 +262,7 @@ def resolve_footprint(text, vintage=None) -> Resolution:
     if not codes(v):  # a vintage added to the registry but not to the alias table
         raise DataError(f"The alias table {ALIASES_FILE} has no footprint names for vintage {v}: add its ONS "
                         "names and ODS codes (see geodata/README.md).")
-    return _resolve_exact(raw, v) or _fuzzy(raw, v)
+    return _resolve_exact(raw, v) or _fuzzy(raw, v, warn)
 
 
 def _resolve_exact(raw: str, v: int) -> Resolution | None:
@@ -401,7 +412,7 @@ def _named_elsewhere(key: str, a: Alias, ranked, pool) -> list:
     return [(score_of.get(code, 0.0), b) for code, b in sorted(named.items())]
 
 
-def _fuzzy(raw: str, v: int) -> Resolution:
+def _fuzzy(raw: str, v: int, warn: bool = True) -> Resolution:
     """A clear fuzzy winner among the names of ``v``, else of other vintages."""
     key = footprint_key(raw)
     suggestions = _ranked(key or normalise(raw), [a for a in aliases() if a.kind in NAME_KINDS and v in a.vintages])
@@ -427,6 +438,8 @@ def _fuzzy(raw: str, v: int) -> Resolution:
         else:
             same = [(b.code, b.vintages, b.alias, b.kind) for b in pool if b.key == a.key]
             res = replace(_other_vintage(raw, v, same), matched_by="fuzzy", score=score)
+        if not warn:
+            return res
         via = f" (on the name {a.alias!r} of {format_vintages(a.vintages)})" if a.alias != res.name else ""
         warnings.warn(FootprintNameWarning(
             f"Matched {raw!r} to {res.name!r} ({res.code}) by a fuzzy match (score {score:.0f}){via}. "

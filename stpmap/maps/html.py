@@ -175,8 +175,30 @@ def _members(vintage: int, codes) -> tuple[dict, dict]:
     return ccgs, lads
 
 
+def search_keys(codes, vintage: int) -> dict[str, dict[str, str]]:
+    """For the search box: each footprint's names and codes in the form the
+    resolver compares them (:func:`stpmap.data.aliases.footprint_key`), as
+    ``{"keys": "k1|k2", "other_keys": ...}``: those of ``vintage``, and those
+    the same code had in other vintages (same code, same area). The map's
+    script puts what is typed in the same form (:func:`~stpmap.data.aliases.key_rules`)."""
+    from stpmap.data.aliases import aliases
+
+    wanted = set(codes)
+    here: dict[str, set] = {}
+    other: dict[str, set] = {}
+    for a in aliases():
+        if a.code in wanted and a.key:
+            (here if vintage in a.vintages else other).setdefault(a.code, set()).add(a.key)
+    out = {}
+    for code in wanted:
+        mine, theirs = here.get(code, set()), other.get(code, set())
+        entry = {"keys": "|".join(sorted(mine)), "other_keys": "|".join(sorted(theirs - mine))}
+        out[code] = {k: v for k, v in entry.items() if v}
+    return out
+
+
 def _layer_spec(gdf, kind: str, layer_id: str, name: str, *, main: bool, show: bool, filled: bool, style: dict,
-                value_label=None, members=None, extra_cols=()):
+                value_label=None, members=None, extra_cols=(), keys=None):
     wgs = gdf.to_crs(4326)
     geoms = encode_geometries(wgs.geometry.values)
     cols = [c for c in (*_KEEP.get(kind, ("code", "name")), *extra_cols) if c in gdf.columns]
@@ -195,6 +217,8 @@ def _layer_spec(gdf, kind: str, layer_id: str, name: str, *, main: bool, show: b
             ccgs, lads = members
             p["ccgs"] = ccgs.get(p["code"], [])
             p["lads"] = lads.get(p["code"], [])
+        if keys is not None:
+            p.update(keys.get(p["code"], {}))
         feats.append({"p": p, "g": geoms[i]})
     return {"id": layer_id, "name": name, "kind": kind, "main": main, "show": show, "filled": filled,
             "style": style, "value_label": value_label, "features": feats}
@@ -264,8 +288,10 @@ def render(md, offline: bool = False, tiles=None, height=None):
     tile_layers = _page_assets(m, md, offline, tiles)
     layers = _layer_specs(md, offline)
     attribution = md.attribution + " " + " ".join(n for n in md.notes if n and "Population" in n)
+    from stpmap.data.aliases import key_rules
+
     data = {"layers": layers, "legend_html": legend_html(md), "attribution": attribution.strip(),
-            "search_placeholder": "Find a footprint or CCG",
+            "search_placeholder": "Find a footprint or CCG", "search_rules": key_rules(),
             "population_note": None}
     for spec in layers:
         spec["population_note"] = next((n for n in md.notes if n.startswith("Population")), None) if spec["main"] else None
@@ -354,16 +380,19 @@ def _layer_specs(md, offline: bool) -> list[dict]:
     elif md.value_column:
         value_label = md.value_column
     members = _members(md.vintage, list(md.gdf["code"])) if md.layer == "stp" and md.vintage else None
+    keys = search_keys(md.gdf["code"], md.vintage) if md.layer == "stp" and md.vintage else None
     main_style = {"color": "#FFFFFF", "weight": 1.2 if md.layer == "stp" else 0.6, "fillOpacity": 0.78 if not offline else 0.9,
                   "opacity": 1}
     layers = [_layer_spec(md.gdf, md.layer, md.layer, f"{capital(many)} ({len(md.gdf)})", main=True,
                           show=True, filled=True, style=main_style, value_label=value_label, members=members,
-                          extra_cols=(md.value_column,) if md.value_column and md.legend.kind != "classes" else ())]
+                          extra_cols=(md.value_column,) if md.value_column and md.legend.kind != "classes" else (),
+                          keys=keys)]
     if md.layer != "stp" and md.outline is not None and len(md.outline):
         layers.append(_layer_spec(md.outline, "stp", "stp_outline", f"Footprint borders ({len(md.outline)})", main=False,
                                   show=True, filled=False,
                                   style={"color": _colours.NHS["NHS Dark Grey"], "weight": 1.6, "fill": False,
-                                         "interactive": False}))
+                                         "interactive": False},
+                                  keys=search_keys(md.outline["code"], md.vintage) if md.vintage else None))
     if md.overlay is not None and len(md.overlay):
         ow, omany = layer_words(md.overlay_layer, md.vintage or None)
         layers.append(_layer_spec(md.overlay, md.overlay_layer, md.overlay_layer,

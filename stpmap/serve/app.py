@@ -17,7 +17,8 @@ Endpoints (the API ones take ``?vintage=``; see ``/docs`` for the OpenAPI descri
 * ``GET /points?lat=..&lon=..`` (or ``easting``/``northing`` in British National
   Grid metres, or ``x``/``y`` with ``crs``).
 * ``GET /footprints``, ``/footprints/{code}``, ``/footprints/{code}.geojson``
-  and ``/footprints.geojson``.
+  and ``/footprints.geojson``; ``{code}`` and ``?footprint=`` take any name or
+  code of a footprint (:mod:`stpmap.serve.routes_footprints`).
 * ``GET /`` the map page, ``GET /health``, ``/docs`` and ``/openapi.json``.
 
 Attribution: the JSON bodies of the footprint endpoints and of ``POST
@@ -137,7 +138,8 @@ def create_app(vintage=None, cors_origins=None, max_body_bytes: int = MAX_BODY_B
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"], expose_headers=["X-Attribution"], max_age=600)
+                           allow_headers=["Content-Type"], max_age=600,
+                           expose_headers=["X-Attribution", "X-Footprint-Match", "X-Footprint-Note"])
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -3,8 +3,9 @@
 Every error is JSON ``{"error": CODE, "message": TEXT, ...}``, never a
 traceback: routing errors (404, 405), bodies that are not JSON (400),
 unknown keys in a body (400, naming the allowed ones), parameters of the
-wrong type (422), too many postcodes (413), an unknown footprint (404) and
-stpmap's own errors (400, or 503 when data cannot be loaded). Anything
+wrong type (422), too many postcodes (413), an unknown footprint (404 in
+the path, 422 as ``?footprint=``, listing the closest names) and stpmap's
+own errors (400, or 503 when data cannot be loaded). Anything
 unexpected (500), over-large requests (413, 414, 431) are answered by
 :mod:`stpmap.serve.middleware`, requests the HTTP parser refuses by
 :mod:`stpmap.serve.protocol`.
@@ -25,7 +26,16 @@ from stpmap.serve.schemas import MAX_POSTCODES
 
 
 class FootprintNotFound(Exception):
-    """A footprint code that the vintage does not have (a 404); the message lists the valid ones."""
+    """A footprint name or code that names no footprint of the vintage: a 404
+    when it is the path (``/footprints/{code}``), a 422 when it is a
+    parameter (``?footprint=``). ``body`` is the answer: ``error``
+    (``not_found``, or ``other_vintage`` for a footprint of other vintages),
+    ``message``, and ``did_you_mean`` (the closest names) or what the
+    footprint is and which vintages have it."""
+
+    def __init__(self, body: dict, status: int = 404):
+        super().__init__(body["message"])
+        self.body, self.status = body, status
 
 
 class TooManyPostcodes(Exception):
@@ -99,7 +109,7 @@ async def too_many_postcodes(request: Request, exc: TooManyPostcodes) -> Respons
 
 
 async def footprint_not_found(request: Request, exc: FootprintNotFound) -> Response:
-    return json_response({"error": "not_found", "message": str(exc)}, 404)
+    return json_response(exc.body, exc.status)
 
 
 async def stpmap_error(request: Request, exc: StpmapError) -> Response:

@@ -12,6 +12,8 @@ from typing import Any, Literal, Optional, Union
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from stpmap.data.aliases import KINDS
+
 #: Most postcodes one ``POST /postcodes`` may ask for.
 MAX_POSTCODES = 10_000
 
@@ -83,12 +85,46 @@ class Footprint(BaseModel):
     lad_count: Optional[int] = None
 
 
+#: How a footprint name or code was matched: see :class:`stpmap.data.aliases.Resolution`.
+MATCHED_BY = ("code", "ccg_code", "ccg_ods_code", *KINDS, "fuzzy")
+
+
+class FootprintMatch(BaseModel):
+    """How a footprint name or code asked for was read, by the resolver every
+    stpmap tool uses (exact alias first, then a fuzzy match only when it is
+    unambiguous)."""
+
+    query: str = Field(description="What was asked for, as given")
+    code: str = Field(description="The footprint found (E54...)")
+    name: str = Field(description="Its name in the vintage asked for")
+    matched_by: Literal[MATCHED_BY] = Field(
+        description="`code`, a CCG's code (`ccg_code`, `ccg_ods_code`), the kind of name or code it matched "
+                    "(`ons_name`, `icb_name`, `nhs_name`, `ics_name`, `ods_code`, `short_name`, `abbreviation`), "
+                    "or `fuzzy`: not an exact name, check it")
+    alias: str = Field(description="The name or code it matched")
+    score: Optional[float] = Field(None, description="The score (0-100) of a fuzzy match, else null")
+    note: str = Field(description="What else to know, e.g. that the name is the footprint's name in another "
+                                  "vintage, or that a CCG code was matched; empty if nothing")
+
+
+#: The headers of an answer that names footprints (``/footprints/{code}``, ``?footprint=``).
+MATCH_HEADERS = {
+    "X-Footprint-Match": {"schema": {"type": "string"},
+                          "description": "How each footprint asked for was matched (`matched_by`), comma-separated "
+                                         "in the order asked; `fuzzy` means it was not an exact name"},
+    "X-Footprint-Note": {"schema": {"type": "string"},
+                         "description": "For a fuzzy match or a match with a note: what was matched to what (ASCII)"},
+}
+
+
 class FootprintList(BaseModel):
     vintage: int
     count: int
     group: Optional[str] = None
     attribution: str
     population_source: str
+    matches: Optional[list[FootprintMatch]] = Field(
+        None, description="With ?footprint=: how each footprint asked for was matched, in the order asked")
     footprints: list[Footprint]
 
 
@@ -105,6 +141,28 @@ class FootprintDetail(Footprint):
     bbox: list[float] = Field(description="[west, south, east, north] in WGS84 degrees")
     ccgs: list[Member]
     local_authorities: list[Member] = Field(description="Districts with people in the footprint; population is the part inside it")
+    match: FootprintMatch = Field(description="How the code or name in the path was matched")
+
+
+class FootprintOverlap(BaseModel):
+    code: str
+    name: str
+    share: float = Field(description="The share (0-1) of the other footprint's population in this one")
+
+
+class FootprintError(ErrorBody):
+    """A footprint name or code that names no footprint of the vintage (404 in
+    the path, 422 as ``?footprint=``)."""
+
+    error: Literal["not_found", "other_vintage"] = Field(
+        description="`not_found`: no footprint has that name or code; `other_vintage`: it names a footprint of "
+                    "other vintages (the message says what it was in the vintage asked for)")
+    did_you_mean: Optional[list[str]] = Field(None, description="`not_found`: the closest names of the vintage")
+    code: Optional[str] = Field(None, description="`other_vintage`: the footprint it names")
+    name: Optional[str] = None
+    vintages: Optional[list[int]] = Field(None, description="`other_vintage`: the vintages served that have it")
+    overlaps: Optional[list[FootprintOverlap]] = Field(
+        None, description="`other_vintage`: the footprints of the vintage asked for holding its population")
 
 
 class FeatureCollection(BaseModel):
@@ -133,6 +191,23 @@ _ERROR_DESCRIPTIONS = {
 def error_responses(*codes: int) -> dict:
     """The ``responses`` entries of a route for these error status codes."""
     return {c: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[c]} for c in codes}
+
+
+def footprint_error_responses(*codes: int, in_query: bool = False) -> dict:
+    """As :func:`error_responses`, for a route that takes a footprint name or
+    code: in the path, its 404 is a :class:`FootprintError`; as
+    ``?footprint=``, its 422 may be one."""
+    out = error_responses(*codes)
+    if in_query:
+        out[422] = {"model": Union[FootprintError, ErrorBody],
+                    "description": "A parameter is not of the right type, or ?footprint= names no footprint of the "
+                                   "vintage (`error` not_found, with `did_you_mean`) or one of other vintages "
+                                   "(`error` other_vintage)"}
+    else:
+        out[404] = {"model": FootprintError,
+                    "description": "No footprint of the vintage has that name or code (`error` not_found, with "
+                                   "`did_you_mean`), or it names one of other vintages (`error` other_vintage)"}
+    return out
 
 
 def vintage_query():

@@ -2,8 +2,10 @@
 
 :class:`ServiceState` (``app.state.stpmap``) holds, for every vintage, a
 :class:`VintageData`: the footprint records, their web geometry (simplified,
-WGS84) with the GeoJSON built from it, and the member CCGs and local
-authorities; besides, the postcode index of each vintage and the map page.
+WGS84) with the GeoJSON built from it, the member CCGs and local
+authorities, and what each footprint name asked for resolved to (kept, so
+that the resolver runs once per name); besides, the postcode index of each
+vintage and the map page.
 Routes reach it with :func:`service_state`.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -20,7 +23,6 @@ from fastapi import Request
 
 from stpmap.data.registry import registry
 from stpmap.errors import ChoiceError
-from stpmap.serve.errors import FootprintNotFound
 from stpmap.serve.responses import dumps
 from stpmap.serve.schemas import MAX_POSTCODES
 
@@ -40,6 +42,9 @@ FOOTPRINT_FIELDS = (
 GEOJSON_PROPERTIES = ("code", "name", "population", "region", "nhs_region", "ccg_count", "lad_count")
 #: At most this many GeoJSON documents (per group and resolution) are kept per vintage.
 _GEOJSON_CACHE_SIZE = 256
+#: At most this many footprint names asked for (and their answers) are kept per vintage.
+_RESOLUTION_CACHE_SIZE = 4096
+_GSS_CODE = re.compile(r"^E\d{8}$")
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 #: The map page (index.html) and its script and stylesheet.
@@ -64,11 +69,8 @@ class VintageData:
         #: One record per footprint, in code order.
         self.footprints: list[dict] = json.loads(stp[cols].to_json(orient="records"))
         self.footprint_by_code = {r["code"]: r for r in self.footprints}
-        #: Upper-case footprint code or ODS code -> footprint code.
-        self.code_by_alias = {r["code"].upper(): r["code"] for r in self.footprints}
-        for r in self.footprints:
-            if r.get("ods_code"):
-                self.code_by_alias.setdefault(str(r["ods_code"]).upper(), r["code"])
+        #: What each footprint name or code asked for resolved to (a Resolution, or the body of a refusal).
+        self._resolutions: dict[str, object] = {}
         geoms = stp.geometry.values
         try:
             web = shapely.coverage_simplify(geoms, WEB_TOLERANCE_M)
@@ -93,15 +95,48 @@ class VintageData:
         self._geojson_cache: dict = {}
         self.geojson_collection(None)  # the whole web GeoJSON, built and kept now
 
-    def resolve_code(self, value: str) -> str:
-        """The footprint code for a footprint or ODS code in any case; :class:`FootprintNotFound` if none."""
-        code = self.code_by_alias.get(str(value).strip().upper())
-        if code is None:
-            raise FootprintNotFound(
-                f"Unknown footprint {value!r} for vintage {self.vintage}. Valid codes: {', '.join(self.footprint_by_code)}. "
-                f"GET /footprints?vintage={self.vintage} lists them with names."
-            )
-        return code
+    def cached_resolution(self, text: str):
+        """What :meth:`resolve` answered for ``text`` before, or None."""
+        return self._resolutions.get(text)
+
+    def resolve(self, text: str):
+        """The footprint of this vintage that ``text`` names (a code, ODS
+        code, CCG ODS code, name, short name or abbreviation), through
+        :func:`stpmap.data.aliases.resolve_footprint`: a
+        :class:`~stpmap.data.aliases.Resolution`, or, when it names none of
+        this vintage's footprints, the body of the error answer (a dict with
+        ``error``, ``message`` and the closest names or the vintages of the
+        footprint it names). Kept per text, so that asking again is a lookup."""
+        hit = self._resolutions.get(text)
+        if hit is None:
+            hit = self._resolve(text)
+            if len(self._resolutions) >= _RESOLUTION_CACHE_SIZE:  # bounded, whatever clients send
+                self._resolutions.clear()
+            self._resolutions[text] = hit
+        return hit
+
+    def _resolve(self, text: str):
+        from stpmap.data.aliases import FootprintNameError, code_vintages, resolve_footprint
+
+        v = self.vintage
+        listing = f"GET /footprints?vintage={v} lists the footprints of {v} with their names and codes."
+        try:
+            res = resolve_footprint(text, v, warn=False)
+        except FootprintNameError as exc:
+            message = str(exc)
+            if _GSS_CODE.match(str(text).strip().upper()):  # a code: say which codes there are
+                message += f" The footprint codes of {v}: {', '.join(self.footprint_by_code)}."
+            return {"error": "not_found", "message": f"{message} {listing}", "did_you_mean": list(exc.choices)}
+        if not res.in_vintage or res.code not in self.footprint_by_code:
+            served = [y for y in code_vintages(res.code) if y in registry().vintages]
+            there = f" It is served with {' or '.join(f'?vintage={y}' for y in served)}." if served else ""
+            message = f"{res.note or f'{res.code} is not a footprint of {v}.'}{there} {listing}"
+            return {"error": "other_vintage", "message": message,
+                    "code": res.code, "name": res.name, "vintages": served,
+                    "overlaps": [{"code": c, "name": n, "share": round(s, 4)} for c, n, s in res.overlaps]}
+        if res.matched_by == "fuzzy":
+            log.info("stpmap serve: %s", res.describe())
+        return res
 
     def feature(self, code: str, full: bool = False) -> dict:
         """One footprint as a GeoJSON feature: web geometry, or the atlas's if ``full``."""
@@ -142,7 +177,8 @@ class VintageData:
         return hit
 
 
-def _ascii(text: str) -> str:
+def ascii_header(text: str) -> str:
+    """``text`` as an HTTP header value (ASCII only)."""
     return text.replace("©", "(c)").encode("ascii", "replace").decode("ascii")
 
 
@@ -164,7 +200,7 @@ class ServiceState:
         self.page_html: bytes = b""
         self.postcode_attribution = reg.attribution(postcodes=True)
         #: Sent with every postcode and point answer (HTTP headers are ASCII).
-        self.attribution_header = {"X-Attribution": _ascii(self.postcode_attribution)}
+        self.attribution_header = {"X-Attribution": ascii_header(self.postcode_attribution)}
         self.startup_seconds = 0.0
         self.loaded = False
 

@@ -168,3 +168,78 @@ def test_text_from_data_shows_as_text(browser, atlas_cache, tmp_path):
         assert pg.requests == [] and pg.errors == []
     finally:
         pg.close()
+
+
+# ---------------------------------------------------------------- search by every name of a footprint
+
+#: Names that exercise every rule of footprint_key: case, punctuation, '&', filler words, the trailing
+#: 'health and care', county short forms, non-ASCII letters, words that are also JavaScript property names.
+TRICKY_NAMES = [
+    "NHS Bedfordshire, Luton & Milton Keynes Integrated Care Board", "West Yorkshire and Harrogate (Health and Care Partnership)",
+    "Frimley Health & Care ICS", "  The   North-East and North Cumbria ICS ", "Nottingham & Nottinghamshire Health and Care",
+    "Cornwall and the Isles of Scilly Health & Social Care Partnership", "Health and Care", "ICS ICB NHS STP footprint",
+    "Sustainability and Transformation Partnership: Herts and West Essex", "Bucks, Oxon & Berks West", "Lancs. & S. Cumbria",
+    "integrated care boards of Staffs & Stoke-on-Trent", "nhsx icbs stps", "Coöperative Ünïcode — names’ “quotes”",
+    "İstanbul ǅ ß \u212a", "constructor", "__proto__ hasOwnProperty toString", "Tab\tseparated\nlines", "", "   ",
+    "123 & 456", "BNSSG", "qhg", "02M", "Health and Social Care Partnership of the North", "Mid and South Essex STP",
+]
+
+
+def test_js_puts_names_in_the_form_python_compares(browser, offline_national):
+    """The search box's port of footprint_key agrees with Python on tricky names and every alias and CCG name."""
+    from stpmap.data import atlas as _atlas
+    from stpmap.data.aliases import aliases, footprint_key
+
+    names = TRICKY_NAMES + [a.alias for a in aliases()] + list(_atlas.table("ccg", 2017, columns=["name"])["name"])
+    pg = Page(browser, offline_national)
+    try:
+        got = pg.page.evaluate("names => names.map(n => window.stpmap.key(n))", names)
+        assert got == [footprint_key(n) for n in names]
+        assert pg.errors == []
+    finally:
+        pg.close()
+
+
+@pytest.mark.parametrize("text, code", [("bnssg", "E54000039"), ("frimley icb", "E54000034"), ("QHG", "E54000024"),
+                                        ("BLMK", "E54000024"), ("snee", "E54000023"),
+                                        ("NHS Bristol, North Somerset & South Gloucestershire ICB", "E54000039"),
+                                        ("Cambridge & Peterborough", "E54000021"), ("02M", "E54000048")])
+def test_search_finds_a_footprint_by_any_name_abbreviation_or_code(browser, offline_national, text, code):
+    import stpmap
+
+    name = stpmap.footprints(2017).set_index("code").loc[code, "name"]
+    pg = Page(browser, offline_national)
+    try:
+        box = pg.page.locator(".stpmap-search input")
+        box.fill(text)
+        box.press("Enter")
+        popup = pg.page.locator(".leaflet-popup-content h4")
+        popup.wait_for(state="visible")
+        assert popup.inner_text() == name
+        # the footprint found is the one highlighted
+        assert pg.page.evaluate("c => window.stpmap.layers.stp.byCode[c].options.color", code) == "#003087"
+        assert pg.page.locator(".stpmap-search-msg").inner_text() == ""
+        assert pg.errors == []
+    finally:
+        pg.close()
+
+
+def test_search_agrees_with_the_resolver_on_every_alias(browser, offline_national):
+    """Every exact alias the resolver reads as a footprint of 2017 finds that footprint in the 2017 map."""
+    from stpmap.data.aliases import aliases, codes, resolve_footprint
+
+    expected = {}
+    for a in aliases():
+        if a.code not in codes(2017):
+            continue
+        res = resolve_footprint(a.alias, 2017)
+        if res.in_vintage and res.matched_by != "fuzzy":
+            expected[a.alias] = res.code
+    assert len(expected) > 150
+    pg = Page(browser, offline_national)
+    try:
+        got = pg.page.evaluate("names => names.map(n => { const h = window.stpmap.find(n); "
+                               "return h ? h.shape.feature.properties.code : null; })", list(expected))
+        assert dict(zip(expected, got)) == expected
+    finally:
+        pg.close()

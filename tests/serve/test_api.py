@@ -338,6 +338,109 @@ def test_one_geojson_and_full_resolution(client):
     assert len(group["features"]) == 6
 
 
+
+# ---------------------------------------------------------------- footprints by the names people use
+
+
+@pytest.mark.parametrize("vintage, text, code, matched_by", [
+    (2017, "bnssg", "E54000039", "short_name"),
+    (2017, "BLMK", "E54000024", "short_name"),
+    (2017, "QHG", "E54000024", "ods_code"),
+    (2017, "frimley icb", "E54000034", "ons_name"),  # its 2020-2021 name: same code, same area
+    (2017, "Cambridge and Peterborough", "E54000021", "nhs_name"),
+    (2017, "02M", "E54000048", "ccg_ods_code"),  # a CCG of 2017: its footprint
+    (2017, "e54000039", "E54000039", "code"),
+    (2021, "SNEE", "E54000023", "short_name"),
+    (2022, "NHS Frimley Integrated Care Board", "E54000034", "icb_name"),
+    (2022, "qhg", "E54000024", "ods_code"),
+])
+def test_one_footprint_by_any_name_abbreviation_or_code(client, vintage, text, code, matched_by):
+    from stpmap.data.aliases import resolve_footprint
+
+    assert resolve_footprint(text, vintage).code == code  # the resolver every other tool uses
+    r = client.get(f"/footprints/{text}", params={"vintage": vintage})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["code"] == code and body["vintage"] == vintage
+    assert body["match"]["matched_by"] == matched_by == r.headers["x-footprint-match"]
+    assert body["match"]["query"] == text and body["match"]["code"] == code and body["match"]["score"] is None
+    geo = client.get(f"/footprints/{text}.geojson", params={"vintage": vintage})
+    assert [f["id"] for f in geo.json()["features"]] == [code] and geo.headers["x-footprint-match"] == matched_by
+
+
+def test_a_fuzzy_match_is_said_in_the_body_and_the_headers(client):
+    r = client.get("/footprints/NHS Frimly ICB")
+    assert r.status_code == 200 and r.json()["code"] == "E54000034"
+    match = r.json()["match"]
+    assert match["matched_by"] == "fuzzy" and 85 <= match["score"] <= 100 and match["alias"]
+    assert r.headers["x-footprint-match"] == "fuzzy"
+    assert "fuzzy match" in r.headers["x-footprint-note"] and "E54000034" in r.headers["x-footprint-note"]
+    again = client.get("/footprints/NHS Frimly ICB")  # answered from what the vintage keeps
+    assert again.json() == r.json() and again.headers["x-footprint-note"] == r.headers["x-footprint-note"]
+
+
+def test_an_exact_code_has_no_note(client):
+    r = client.get("/footprints/E54000039")
+    assert r.headers["x-footprint-match"] == "code" and "x-footprint-note" not in r.headers
+    assert r.json()["match"]["note"] == ""
+
+
+@pytest.mark.parametrize("text, closest", [("Kent Surrey", {"Kent and Medway", "Surrey Heartlands"}),
+                                           ("Greater Lincoln", {"Greater Manchester"})])
+def test_an_unknown_name_is_a_404_listing_the_closest_names(client, text, closest):
+    r = client.get(f"/footprints/{text}")
+    assert r.status_code == 404
+    body = r.json()
+    assert body["error"] == "not_found" and set(body["did_you_mean"]) >= closest
+    assert "Did you mean" in body["message"] and "GET /footprints?vintage=2017" in body["message"]
+    assert client.get(f"/footprints/{text}.geojson").json() == body
+
+
+def test_a_name_of_other_vintages_says_what_it_was_in_the_vintage_asked(client):
+    r = client.get("/footprints/Cumbria and North East")  # a footprint of 2018-2019 only
+    assert r.status_code == 404
+    body = r.json()
+    assert body["error"] == "other_vintage" and body["code"] == "E54000049" and body["vintages"] == [2018, 2019]
+    assert {o["code"] for o in body["overlaps"]} == {"E54000045", "E54000046", "E54000047"}
+    assert "2017" in body["message"] and "?vintage=2018" in body["message"]
+    assert client.get("/footprints/Cumbria and North East", params={"vintage": 2018}).json()["code"] == "E54000049"
+
+
+def test_footprint_parameter_of_the_list_and_the_geojson(client):
+    r = client.get("/footprints", params=[("footprint", "bnssg"), ("footprint", "Frimly ICB"), ("footprint", "QHG")])
+    assert r.status_code == 200
+    body = r.json()
+    assert [f["code"] for f in body["footprints"]] == ["E54000024", "E54000034", "E54000039"]  # code order
+    assert [m["query"] for m in body["matches"]] == ["bnssg", "Frimly ICB", "QHG"]  # the order asked
+    assert [m["matched_by"] for m in body["matches"]] == ["short_name", "fuzzy", "ods_code"]
+    assert r.headers["x-footprint-match"] == "short_name, fuzzy, ods_code"
+    geo = client.get("/footprints.geojson", params=[("footprint", "BLMK"), ("footprint", "QHG")])
+    assert [f["id"] for f in geo.json()["features"]] == ["E54000024"]
+    assert geo.headers["x-footprint-match"] == "short_name, ods_code"
+    assert "matches" not in client.get("/footprints").json()
+
+
+def test_footprint_parameter_refusals(client):
+    r = client.get("/footprints", params={"footprint": "Kent Surrey"})
+    assert r.status_code == 422 and r.json()["error"] == "not_found" and "Kent and Medway" in r.json()["did_you_mean"]
+    r = client.get("/footprints.geojson", params={"footprint": "Cumbria and North East"})
+    assert r.status_code == 422 and r.json()["error"] == "other_vintage"
+    r = client.get("/footprints", params={"footprint": "BNSSG", "group": "London"})
+    assert r.status_code == 400 and "not both" in r.json()["message"]
+
+
+def test_the_match_is_described_in_the_openapi_document(client):
+    spec = client.get("/openapi.json").json()
+    one = spec["paths"]["/footprints/{code}"]["get"]
+    assert set(one["responses"]["200"]["headers"]) == {"X-Footprint-Match", "X-Footprint-Note"}
+    assert one["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/FootprintError")
+    match = spec["components"]["schemas"]["FootprintMatch"]["properties"]["matched_by"]
+    assert {"fuzzy", "code", "ods_code", "abbreviation", "ccg_ods_code"} <= set(match["enum"])
+    assert "match" in spec["components"]["schemas"]["FootprintDetail"]["required"]
+    listing = [p for p in spec["paths"]["/footprints"]["get"]["parameters"] if p["name"] == "footprint"][0]
+    assert listing["schema"]["anyOf"][0]["type"] == "array" and "BNSSG" in listing["description"]
+
+
 # ---------------------------------------------------------------- page, docs, errors, CORS
 
 

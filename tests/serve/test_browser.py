@@ -166,6 +166,39 @@ def test_postcode_in_the_address_is_searched(page, server, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.parametrize("text, code, matched_by", [("bnssg", "E54000039", "short_name"),
+                                                    ("frimley icb", "E54000034", "ons_name"),
+                                                    ("QHG", "E54000024", "ods_code"),
+                                                    ("02M", "E54000048", "ccg_ods_code")])
+def test_search_box_finds_a_footprint_by_name_abbreviation_or_code(page, server, text, code, matched_by):
+    expected = httpx.get(f"{server}/footprints/{code}").json()
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-footprints='44']", timeout=20_000)
+    assert _search(page, text) == "footprint"
+    assert page.get_attribute("body", "data-footprint") == code
+    assert page.get_attribute("body", "data-matched-by") == matched_by
+    assert expected["name"] in page.inner_text("#status") and page.inner_text("#footprint-title") == expected["name"]
+    assert page.locator("#footprint-ccgs li").count() == expected["ccg_count"]
+    assert _highlighted(page) == 1 and page.locator("#result").is_hidden()
+    assert page.offsite == [] and page.errors == []
+
+
+def test_search_box_says_a_fuzzy_match_and_the_closest_names(page, server):
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-footprints='44']", timeout=20_000)
+    assert _search(page, "NHS Frimly ICB") == "footprint"
+    status = page.locator("#status")
+    assert page.get_attribute("body", "data-matched-by") == "fuzzy" and "close match" in status.inner_text()
+    assert page.get_attribute("body", "data-footprint") == "E54000034" and _highlighted(page) == 1
+    assert _search(page, "Kent Surrey") == "invalid"  # neither a footprint nor a postcode
+    assert "did you mean" in status.inner_text() and "Kent and Medway" in status.inner_text()
+    assert _highlighted(page) == 0
+    assert _search(page, "Cumbria and North East") == "other_vintage"
+    assert "2018" in status.inner_text() and status.get_attribute("class") == "error"
+    # the only console errors are the browser noting the 404 and 400 answers
+    assert all("404" in e or "400" in e for e in page.errors), page.errors
+
+
 def test_api_docs_render_offline(page, server):
     page.goto(server + "/docs")
     page.wait_for_selector(".opblock", timeout=20_000)

@@ -1,4 +1,6 @@
-/* stpmap serve: the footprint map with a postcode search box.
+/* stpmap serve: the footprint map with a search box for a postcode or a
+ * footprint (by any name, abbreviation or code: the server's resolver reads it,
+ * as every stpmap tool does, and says how it matched it).
  * Every piece of text from the server goes into the page through textContent
  * (never innerHTML), tooltips included. No basemap tiles: works offline. */
 (function () {
@@ -107,9 +109,24 @@
         }).addTo(map);
         map.fitBounds(geoLayer.getBounds(), { padding: [10, 10] });
         document.body.setAttribute("data-footprints", String(fc.features.length));
-        setStatus(fc.features.length + " footprints of " + vintage + ". Type a postcode to find its footprint.", false);
+        setStatus(fc.features.length + " footprints of " + vintage + ". Type a postcode, or a footprint\u2019s name or code.", false);
       })
       .catch(function (err) { setStatus("Could not load the footprints: " + err.message, true); });
+  }
+
+  function renderFootprint(f) {
+    els.footprint.hidden = false;
+    els.footprintTitle.textContent = f.name;
+    fillFields(els.footprintFields, [
+      ["Code", f.code], ["Population", f.population], ["Region", f.region],
+      ["NHS region", f.nhs_region], ["CCGs", f.ccg_count], ["Local authorities", f.lad_count]
+    ]);
+    while (els.footprintCcgs.firstChild) { els.footprintCcgs.removeChild(els.footprintCcgs.firstChild); }
+    (f.ccgs || []).forEach(function (c) {
+      var li = document.createElement("li");
+      li.textContent = c.name + " (" + (c.ods_code || c.code) + ")";
+      els.footprintCcgs.appendChild(li);
+    });
   }
 
   function showFootprint(code) {
@@ -119,26 +136,78 @@
       .then(function (res) {
         if (id !== requestId) { return; }
         if (!res.ok) { setStatus(res.body.message || "Footprint not found", true); return; }
-        var f = res.body;
-        els.footprint.hidden = false;
-        els.footprintTitle.textContent = f.name;
-        fillFields(els.footprintFields, [
-          ["Code", f.code], ["Population", f.population], ["Region", f.region],
-          ["NHS region", f.nhs_region], ["CCGs", f.ccg_count], ["Local authorities", f.lad_count]
-        ]);
-        while (els.footprintCcgs.firstChild) { els.footprintCcgs.removeChild(els.footprintCcgs.firstChild); }
-        (f.ccgs || []).forEach(function (c) {
-          var li = document.createElement("li");
-          li.textContent = c.name + " (" + (c.ods_code || c.code) + ")";
-          els.footprintCcgs.appendChild(li);
-        });
+        renderFootprint(res.body);
       })
       .catch(function (err) { setStatus("Could not load the footprint: " + err.message, true); });
   }
 
+  // The shapes of a postcode (as stpmap.postcodes.parse reads them, spaces ignored):
+  // anything else is looked up as a footprint name, abbreviation or code first.
+  var POSTCODE = /^(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR|NPT)[0-9][A-Z]{2}$/;
+
+  function isPostcode(text) {
+    return POSTCODE.test(text.toUpperCase().replace(/\s+/g, ""));
+  }
+
+  // A footprint found by name: the server's resolver says how it matched it; a fuzzy match is said, never silent.
+  function showFound(text, f) {
+    var m = f.match || {};
+    if (marker) { map.removeLayer(marker); marker = null; }
+    els.result.hidden = true;
+    renderFootprint(f);
+    highlight(f.code);
+    if (layers[f.code]) {
+      map.fitBounds(layers[f.code].getBounds(), { padding: [20, 20], maxZoom: 11, animate: false });
+    }
+    var words = "\u201c" + text + "\u201d is " + f.name + " (" + f.code + ").";
+    if (m.matched_by === "fuzzy") {
+      words += " Not an exact name: a close match (score " + Math.round(m.score) + ") to \u201c" + m.alias + "\u201d; check it.";
+    }
+    if (m.note) { words += " " + m.note; }
+    document.body.setAttribute("data-footprint", f.code);
+    document.body.setAttribute("data-matched-by", m.matched_by || "");
+    document.body.setAttribute("data-result", "footprint");
+    setStatus(words, m.matched_by === "fuzzy");
+  }
+
+  function notAFootprint(text, refusal) {
+    if (!refusal || !refusal.error) { return ""; }
+    var names = refusal.did_you_mean || [];
+    var words = " Nor is \u201c" + text + "\u201d a footprint of " + vintage;
+    if (!names.length) { return words + "."; }
+    var last = names[names.length - 1];
+    return words + ": did you mean " + (names.length > 1 ? names.slice(0, -1).join(", ") + " or " + last : last) + "?";
+  }
+
   function search(text) {
-    var pc = String(text || "").trim();
-    if (!pc) { setStatus("Type a postcode first, e.g. NG1 5DT.", true); return Promise.resolve(); }
+    var q = String(text || "").trim();
+    if (!q) { setStatus("Type a postcode or a footprint first, e.g. NG1 5DT or BNSSG.", true); return Promise.resolve(); }
+    if (isPostcode(q)) { return searchPostcode(q, null); }
+    var id = ++requestId;
+    setStatus("Looking for " + q + "…", false);
+    // "/" cannot be in a path segment; to the resolver it is punctuation, as a space is
+    return fetch("footprints/" + encodeURIComponent(q.replace(/\//g, " ")) + "?vintage=" + encodeURIComponent(vintage))
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (id !== requestId) { return; }
+        if (res.ok) { showFound(q, res.body); return; }
+        if (res.body && res.body.error === "other_vintage") {
+          if (marker) { map.removeLayer(marker); marker = null; }
+          highlight(null);
+          els.result.hidden = true;
+          els.footprint.hidden = true;
+          document.body.setAttribute("data-result", "other_vintage");
+          setStatus(res.body.message, true);
+          return;
+        }
+        return searchPostcode(q, res.body);  // not a footprint: say what it is as a postcode too
+      })
+      .catch(function (err) {
+        if (id === requestId) { setStatus("The search failed: " + err.message, true); }
+      });
+  }
+
+  function searchPostcode(pc, refusal) {
     var id = ++requestId;
     setStatus("Looking up " + pc.toUpperCase() + "…", false);
     return fetch("postcodes/" + encodeURIComponent(pc) + "?vintage=" + encodeURIComponent(vintage))
@@ -152,7 +221,7 @@
         if (res.code === 404 || res.code === 400 || !rec.status) {
           els.result.hidden = true;
           document.body.setAttribute("data-result", rec.status || "error");
-          setStatus((rec.postcode || pc.toUpperCase()) + ": " + (rec.message || "not found."), true);
+          setStatus((rec.postcode || pc.toUpperCase()) + ": " + (rec.message || "not found.") + notAFootprint(pc, refusal), true);
           return;
         }
         document.body.setAttribute("data-result", rec.status);
