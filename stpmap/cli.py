@@ -637,6 +637,7 @@ _MAP_OPTIONS = [
                  help="Combine CCG (or LA) figures into footprints: sum (counts) or population-weighted mean (rates)."),
     click.option("--data-encoding", default=None, metavar="E",
                  help="Encoding of a CSV --data file (default UTF-8), e.g. cp1252 for CSV saved by Excel."),
+    click.option("--data-vintage", default=None, callback=_vintage_cb, metavar="YEAR", help="Vintage of the codes or names in --data (default: found from them; mapped on its boundaries unless --vintage says otherwise)."),
     click.option("--scheme", default=None, metavar="NAME", help="Classes for numbers (mapclassify): quantiles (default), natural_breaks, equal_interval, fisher_jenks, headtail_breaks, prettybreaks, user_defined..."),
     click.option("--k", type=int, default=5, show_default=True, help="Number of classes."),
     click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined."),

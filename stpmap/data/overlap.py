@@ -28,15 +28,31 @@ def _read(vintage: int, role: str):
     return _sources.read(ds, path)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=None)  # a few MB a vintage; resolving names of other vintages asks again and again
+def _footprint_of_lsoa(vintage: int):
+    """Each LSOA's footprint (``lsoa_code``, ``stp_code``); through the
+    CCG-to-footprint lookup for vintages whose LSOA lookup stops at CCGs
+    (2019, 2020)."""
+    lsoa = _read(vintage, "lsoa_lookup")
+    if "stp_code" not in lsoa.columns:
+        ccg = _read(vintage, "ccg_stp_lookup")[["ccg_code", "stp_code"]]
+        lsoa = lsoa.merge(ccg, on="ccg_code", how="left")
+    return lsoa[["lsoa_code", "stp_code"]]
+
+
+@lru_cache(maxsize=None)
+def _population(vintage: int):
+    return _read(vintage, "population")[["lsoa_code", "population"]]
+
+
+@lru_cache(maxsize=64)
 def shares(a: int, b: int) -> dict[str, tuple[tuple[str, float], ...]]:
     """Footprint code of vintage ``a`` -> ((code of vintage ``b``, share of
     its population), ...), largest first. Empty when a source file is not on
     this machine."""
     try:
-        la = _read(a, "lsoa_lookup")[["lsoa_code", "stp_code"]]
-        lb = _read(b, "lsoa_lookup")[["lsoa_code", "stp_code"]]
-        pop = _read(a, "population")[["lsoa_code", "population"]]
+        la, lb = _footprint_of_lsoa(a), _footprint_of_lsoa(b)
+        pop = _population(a)
     except DataError:
         return {}
     m = la.merge(lb, on="lsoa_code", suffixes=("_a", "_b")).merge(pop, on="lsoa_code")

@@ -113,6 +113,9 @@ def alt_text(md) -> str:
     else:
         body = _identity(md)
     text = f"{head}, {body}."
+    note = getattr(getattr(md, "joined", None), "vintage_note", "")
+    if note:  # the user's figures are of another vintage than the map
+        text += f" {capital(note)}."
     missing = int((md.gdf["fill"].astype(str) == _missing()).sum())
     if missing:
         text += f" {missing} {'area has' if missing == 1 else 'areas have'} no data."

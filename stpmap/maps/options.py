@@ -54,7 +54,10 @@ class MapOptions:
     ``labels`` one of :data:`LABELS`, ``k`` an int, ``bins`` a list of numbers
     (a string "X,Y,..." is read as one), ``ramp`` the default ramp when
     ``None``. ``data_encoding`` is the text encoding of a CSV ``data`` file
-    (``None``: UTF-8, with or without a byte-order mark).
+    (``None``: UTF-8, with or without a byte-order mark). ``data_vintage`` is
+    the vintage of the codes or names in ``data`` (``None``: found from them);
+    when ``vintage`` is not given, the map takes the data's vintage
+    (:func:`stpmap.maps.userdata.vintage_to_map`), and ``data_vintage`` says it.
     """
 
     vintage: int | None = None
@@ -69,6 +72,7 @@ class MapOptions:
     value: str | None = None
     aggregate: str | None = None
     data_encoding: str | None = None
+    data_vintage: int | None = None
     scheme: str | None = None
     k: int = 5
     bins: object = None
@@ -79,6 +83,7 @@ class MapOptions:
     def __post_init__(self):
         from stpmap.data.registry import registry
 
+        vintage_given = self.vintage is not None
         self._set("vintage", registry().check_vintage(self.vintage))
         if self.layer not in LAYERS:
             raise ChoiceError("layer", self.layer, LAYERS)
@@ -96,6 +101,24 @@ class MapOptions:
         if (self.join_on or self.value or self.aggregate) and self.data is None:
             raise InputError("--join-on, --value and --aggregate describe a data file: give it with --data FILE.")
         _check_encoding(self.data_encoding, self.data)
+        if self.data_vintage is not None and self.data is None:
+            if not vintage_given:
+                raise InputError("--data-vintage describes a data file: give it with --data FILE.")
+            self._set("data_vintage", None)  # options copied without their data, e.g. a report's footprint pages
+        if self.data_vintage is not None:
+            self._set("data_vintage", registry().check_vintage(self.data_vintage))
+        if self.data is not None and not vintage_given:
+            self._map_the_data_vintage()
+
+    def _map_the_data_vintage(self):
+        """With no vintage given, map the data on their own vintage's boundaries."""
+        from stpmap.maps.userdata import vintage_to_map
+
+        found = vintage_to_map(self.data, join_on=self.join_on, layer=self.layer, data_vintage=self.data_vintage,
+                               encoding=self.data_encoding)
+        if found is not None:
+            self._set("vintage", found)
+            self._set("data_vintage", found)  # so the map says which vintage the data are of
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)  # frozen: only __post_init__ tidies the values given

@@ -313,7 +313,7 @@ def prepare(options: MapOptions | int | None = None, *, tolerance: float = 0.0, 
     notes.append(reg.population_note(sel.vintage))
     return MapData(
         vintage=sel.vintage, layer=layer, gdf=gdf, legend=legend, title=_title(options, sel, column, value_column),
-        subtitle=_subtitle(options, sel, len(gdf), legend, colour_word), attribution=reg.attribution(), notes=notes,
+        subtitle=_subtitle(options, sel, len(gdf), legend, colour_word, joined), attribution=reg.attribution(), notes=notes,
         national=sel.national, colour_by=colour_word, labels=options.labels, context=context, outline=outline,
         overlay=overlay, overlay_layer=overlay_layer if overlay is not None else None, selection=sel.name,
         joined=joined, value_column=value_column,
@@ -350,7 +350,7 @@ def _join_user_data(gdf, options: MapOptions, sel: Selection):
 
     joined = join(options.data, sel.vintage, layer=options.layer, join_on=options.join_on, value=options.value,
                   aggregate=options.aggregate, areas=None if sel.national else list(gdf["code"]),
-                  encoding=options.data_encoding)
+                  encoding=options.data_encoding, data_vintage=options.data_vintage)
     column = joined.value_column
     if column in gdf.columns or column in ("fill", "value", "label"):
         column = f"{column} (data)"
@@ -384,8 +384,9 @@ def _title(options: MapOptions, sel: Selection, column, value_column) -> str:
     return f"{capital(many)} of {where}, {when}" if sel.national else f"{where}: {many}, {when}"
 
 
-def _subtitle(options: MapOptions, sel: Selection, count: int, legend: Legend, colour_word) -> str:
-    """How many areas, of when, coloured by what, and what is outlined."""
+def _subtitle(options: MapOptions, sel: Selection, count: int, legend: Legend, colour_word, joined=None) -> str:
+    """How many areas, of when, coloured by what, what is outlined, and
+    which vintage the user's figures are of when it is not the map's own."""
     one, many = layer_words(options.layer, sel.vintage)
     sub = [f"{count} {many if count != 1 else one}, {as_of(sel.vintage)} boundaries"]
     if colour_word and legend.kind != "identity":
@@ -394,6 +395,8 @@ def _subtitle(options: MapOptions, sel: Selection, count: int, legend: Legend, c
         sub.append("coloured by footprint")
     if options.drawn_overlay:
         sub.append(f"{layer_words(options.drawn_overlay, sel.vintage)[1]} outlined")
+    if joined is not None and joined.vintage_note:
+        sub.append(joined.vintage_note)
     return "; ".join(sub)
 
 
