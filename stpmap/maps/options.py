@@ -102,9 +102,7 @@ class MapOptions:
             raise InputError("--join-on, --value and --aggregate describe a data file: give it with --data FILE.")
         _check_encoding(self.data_encoding, self.data)
         if self.data_vintage is not None and self.data is None:
-            if not vintage_given:
-                raise InputError("--data-vintage describes a data file: give it with --data FILE.")
-            self._set("data_vintage", None)  # options copied without their data, e.g. a report's footprint pages
+            raise InputError("--data-vintage describes a data file: give it with --data FILE.")
         if self.data_vintage is not None:
             self._set("data_vintage", registry().check_vintage(self.data_vintage))
         if self.data is not None and not vintage_given:

@@ -81,7 +81,8 @@ def _footprint_options(options: MapOptions, code: str) -> MapOptions:
         colour_by=colour_by, data=options.data if keep_data else None,
         join_on=options.join_on if keep_data else None, value=options.value if keep_data else None,
         aggregate=options.aggregate if keep_data else None,
-        data_encoding=options.data_encoding if keep_data else None)
+        data_encoding=options.data_encoding if keep_data else None,
+        data_vintage=options.data_vintage if keep_data else None)
 
 
 def write_report(path, options: MapOptions | None = None, *, fmt: str | None = None, per_footprint: bool = False,
