@@ -132,7 +132,10 @@ def test_options_copied_without_their_data_drop_the_data_vintage(people18):
     import dataclasses
 
     options = MapOptions(data=people18)
-    page = dataclasses.replace(options, data=None, layer="ccg")  # as a report's footprint pages are made
+    assert (options.vintage, options.data_vintage) == (2018, 2018)
+    with pytest.raises(InputError, match="--data-vintage describes a data file"):
+        dataclasses.replace(options, data=None, layer="ccg")
+    page = dataclasses.replace(options, data=None, data_vintage=None, layer="ccg")  # as a report's footprint pages are made
     assert (page.vintage, page.data_vintage) == (2018, None)
 
 
