@@ -468,9 +468,9 @@ def _page_size(md, pieces, size, dpi: float):
     line = 6.8 * 1.3 / 72
     texts = [f"{r.label}, {r.population:,} people: from {r.from_name} to {r.to_name}" for r in pieces.itertuples()]
     texts += [" + ".join(r.from_names.split("; ")) for r in md.gdf.itertuples() if r.category in ("merged", "split")]
-    lists = sum(len(textwrap.wrap(t, chars)) + 0.45 for t in texts) * line + 0.5 * bool(texts) + 0.3 * bool(len(pieces))
+    lists = sum(len(textwrap.wrap(t, chars)) + 0.45 for t in texts) * line + 0.35 * bool(texts) + 0.3 * bool(len(pieces))
     keyed = len(_labelled(md.gdf, [])) if md.labels != "none" else 0
-    panel = 0.3 + 0.16 * (len(md.legend.entries) + 2) + 0.6 + lists + (0.3 + 0.15 * keyed if keyed else 0)
+    panel = 0.3 + 0.16 * (len(md.legend.entries) + 2) + 0.6 + lists + (0.3 + 0.12 * keyed if keyed else 0)
     foot = 0.16 + 0.115 * len(_figure._footnote(md, w_in))
     height = max(_figure._fitted_height(md, 0.66 * w_in, True, foot), panel + 0.95 + foot + 0.1)
     return (w_in, round(min(13.0, height), 1))
