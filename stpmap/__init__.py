@@ -36,6 +36,7 @@ _LAZY = {
     "lineage": "stpmap.data.lineage",
     "history": "stpmap.data.history",
     "crosswalk": "stpmap.data.crosswalk",
+    "changes": "stpmap.maps.changes",
     "lookup": "stpmap.postcodes.lookup",
     "lookup_many": "stpmap.postcodes.lookup",
     "locate": "stpmap.postcodes.lookup",

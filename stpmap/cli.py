@@ -692,7 +692,10 @@ def _report_file(path, messages):
 @click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s): a name, 'all' (the standard set, and ./maps/*.toml), or a .toml file.")
 @click.option("--alt-text", "alt_text", is_flag=True, default=False,
               help="Also print the map's alternative text (it is written into the file too: PNG/SVG/PDF metadata, HTML description).")
-def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, **kwargs):
+@click.option("--changes", "changes", nargs=2, default=None, metavar="FROM TO",
+              help="Draw how the footprints changed from one vintage to another (e.g. 2017 2022): merged, moved, "
+                   "renamed, renumbered; default file maps/changes-FROM-TO.<format>.")
+def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, changes, **kwargs):
     """Draw a map of the footprints. With no options: the national map of the
     44 footprints (April 2017) as maps/footprints-2017.png.
 
@@ -705,12 +708,15 @@ def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, **kwargs):
       stpmap map --data beds.csv --join-on ccg_code --value beds --aggregate sum
       stpmap map --group "East of England" --size a4-text --alt-text
       stpmap map --recipe all                        # every standard map, into ./maps
+      stpmap map --changes 2017 2022 --format html   # how the footprints changed
     """
     import warnings
     from pathlib import Path
 
     from stpmap.maps import recipes as _recipes
 
+    if changes:
+        return _changes_map(changes, fmt, output, offline, dpi, size, alt_text, recipe, kwargs)
     if recipe:
         for r in _recipes.resolve(recipe):
             click.echo(f"Recipe {r.name}: {r.description}" if r.description else f"Recipe {r.name}", err=True)
@@ -726,6 +732,36 @@ def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, **kwargs):
         warnings.simplefilter("always")
         path = _recipes.write_map(path, fmt, options, offline=offline, dpi=dpi, size=size, describe=described.append)
     _report_file(path, [str(w.message) for w in caught if issubclass(w.category, UserWarning)])
+    if alt_text:
+        click.echo(f"Alt text: {described[0]}")
+
+
+def _changes_map(pair, fmt, output, offline, dpi, size, alt_text, recipe, kwargs):
+    """`stpmap map --changes FROM TO`: the lineage picture (stpmap.maps.changes).
+    It is a national map of its own: of the other map options only --title
+    and --labels apply, and naming any other is an error."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    from stpmap.maps import changes as _changes
+    from stpmap.maps import recipes as _recipes
+    from stpmap.maps.options import MapOptions
+
+    options, default = _map_options_from(kwargs), MapOptions()
+    other = [f"--{f.name.replace('_', '-')}" for f in fields(MapOptions)
+             if f.name not in ("title", "labels") and getattr(options, f.name) != getattr(default, f.name)]
+    if recipe or other:
+        raise click.UsageError(f"--changes draws a map of its own: leave out {', '.join(other or ['--recipe'])} "
+                               f"(only --title and --labels apply to it).")
+    a, b = _changes.check_pair(*pair)
+    if fmt is None:
+        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+        fmt = suffix if suffix in _recipes.FORMATS else _recipes.DEFAULT_FORMAT
+    path = Path(output) if output else Path("maps") / f"{_changes.default_name(a, b)}.{fmt}"
+    described = []
+    path = _changes.write(path, a, b, fmt, offline=offline, dpi=dpi, size=size, labels=options.labels,
+                          title=options.title, describe=described.append)
+    _report_file(path, [])
     if alt_text:
         click.echo(f"Alt text: {described[0]}")
 

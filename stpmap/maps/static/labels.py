@@ -204,17 +204,21 @@ def _place_numbers(placer, items, radius_pt=5.2):
 # -------------------------------------------------------------- drawing
 
 
-def label_areas(page, md, inset, scale_box) -> list:
+def label_areas(page, md, inset, scale_box, avoid=()) -> list:
     """Name each area inside it where the name fits, number the rest (with
     leader lines where they had to move), on the map and on the London
     inset; names are left out of a key when there are hundreds of areas.
-    Returns the key's [(number, name)], in reading order."""
+    Nothing is put on ``avoid`` (shapely geometries, data units: what the
+    map marks there already). Returns the key's [(number, name)], in
+    reading order."""
     import shapely
 
     geoms = md.gdf.geometry.values
     labels = md.gdf["label"]
     placer = _Placer(page.ax, page.renderer, page.font)
     placer.block(shapely.box(*scale_box))
+    for g in avoid:
+        placer.block(g)
     if inset is not None:
         placer.block(shapely.box(*inset.box).buffer(placer.per_px * 4))
         placer.block(shapely.box(*inset.bounds).boundary.buffer(placer.per_px * 2))
