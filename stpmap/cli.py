@@ -645,6 +645,8 @@ _MAP_OPTIONS = [
     click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
                  help="Static maps: names where they fit, numbered with a key where they do not."),
     click.option("--title", default=None, help="Map title (default: says what, where and when)."),
+    click.option("--shape", type=click.Choice(["map", "hex"]), default="map", show_default=True,
+                 help="map: the areas' boundaries; hex: a hex cartogram, one equal hexagon per footprint or CCG."),
 ]
 
 
@@ -707,6 +709,7 @@ def map_cmd(fmt, offline, dpi, size, output, recipe, alt_text, changes, **kwargs
       stpmap map --colour-by population --scheme natural_breaks --k 4
       stpmap map --data beds.csv --join-on ccg_code --value beds --aggregate sum
       stpmap map --group "East of England" --size a4-text --alt-text
+      stpmap map --vintage 2022 --shape hex --colour-by population   # hex cartogram
       stpmap map --recipe all                        # every standard map, into ./maps
       stpmap map --changes 2017 2022 --format html   # how the footprints changed
     """

@@ -98,11 +98,15 @@ def alt_text(md) -> str:
 
     E.g. "Map of the 6 East of England STP footprints, April 2017, shaded by
     population from 1,012,345 to 1,634,567; highest ... (1,634,567), lowest
-    ... (1,012,345)."
+    ... (1,012,345)." A hex cartogram's says so: "Hex cartogram (one hexagon
+    of the same size per STP footprint, ...) of the 44 STP footprints ...".
     """
     from stpmap.maps.words import as_of, capital, layer_words
 
     head = f"Map of {_where(md)}"
+    if md.shape == "hex":
+        one = layer_words(md.layer, md.vintage or None)[0]
+        head = f"Hex cartogram (one hexagon of the same size per {one}, placed roughly as on a map; not to scale) of {_where(md)}"
     if md.vintage:
         head += f", {as_of(md.vintage)}"
     kind = md.legend.kind

@@ -16,6 +16,15 @@ meet only at a point or across a river mouth (North East and South East
 London across the Thames in 2017), and dropping those would drop real
 borders with them.
 
+Drawing: ``stpmap map --shape hex`` (``MapOptions(shape="hex")``) draws a
+map's areas as their hexagons. :func:`stpmap.maps.prepare.prepare` swaps each
+area's geometry for its hexagon (:func:`as_hexagons`; the grid is laid over
+England in Web Mercator, :data:`CRS`, so Leaflet draws regular hexagons) before
+colouring, so neighbouring hexes never share a fill, and :func:`cartogram`
+makes the rest a cartogram's (short labels, footprint outlines on CCG maps,
+words that say it is not to scale); the static and HTML renderers draw it as
+any other map.
+
 Layouts are generated once and cached under the cache folder
 (``hexes/v2017/stp``...), with a manifest naming the atlas build they come
 from (its ``built`` stamp), the algorithm version, the generator's
@@ -281,3 +290,137 @@ def _attribution() -> str:
     import stpmap
 
     return stpmap.attribution()
+
+
+# ------------------------------------------------------------------ drawing
+
+#: The box (longitude, latitude) the hex grid is laid over: England, so that
+#: interactive maps open on it and static maps keep their proportions.
+ENGLAND_LONLAT = (-5.8, 49.9, 1.8, 55.8)
+
+#: The plane hex cartograms are drawn in: Web Mercator, the plane Leaflet
+#: shows, so that interactive maps draw every hexagon regular and the same size.
+CRS = "EPSG:3857"
+
+
+def placed(frame):
+    """The hexagons of ``frame`` (from :func:`hexes`) laid over England in
+    :data:`CRS`, north up, their proportions kept."""
+    import shapely
+    from pyproj import Transformer
+
+    to_plane = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+    (ex0, ex1), (ey0, ey1) = to_plane.transform(ENGLAND_LONLAT[0::2], ENGLAND_LONLAT[1::2])
+    bx0, by0, bx1, by1 = frame.total_bounds
+    scale = min((ex1 - ex0) / (bx1 - bx0), (ey1 - ey0) / (by1 - by0))
+    shift = np.array([(ex0 + ex1) / 2 - scale * (bx0 + bx1) / 2, (ey0 + ey1) / 2 - scale * (by0 + by1) / 2])
+    geoms = shapely.transform(np.asarray(frame.geometry.values, dtype=object), lambda xy: xy * scale + shift)
+    return frame.set_geometry(geoms, crs=CRS)
+
+
+_MINOR_WORDS = {"and", "of", "the", "on", "upon", "in", "with", "nhs", "ccg"}
+
+
+def initials(name: str) -> str:
+    """A short form of an area's name: its parts' initials, "&" between two
+    parts, or the first three letters of a one-word name.
+
+    >>> initials("West Yorkshire and Harrogate"), initials("North Central London"), initials("Lincolnshire")
+    ('WY&H', 'NCL', 'LIN')
+    """
+    import re
+
+    parts = [p for p in re.split(r",\s*|\s+and\s+|\s*&\s*", str(name)) if p.strip()]
+    words = [[w for w in re.findall(r"[A-Za-z][\w'-]*", p) if w.lower() not in _MINOR_WORDS] for p in parts]
+    words = [w for w in words if w]
+    if not words:
+        return str(name)[:4]
+    if len(words) == 1 and len(words[0]) == 1:
+        return words[0][0][:3].upper()
+    heads = ["".join(w[0].upper() for w in ws) for ws in words]
+    return "&".join(heads) if len(heads) == 2 else "".join(heads)
+
+
+def short_labels(gdf, layer: str, vintage: int) -> list[str]:
+    """A label short enough for a hex for each area of ``gdf``.
+
+    Footprints: the abbreviation people use (BLMK, BNSSG...: kinds
+    ``abbreviation`` then ``short_name`` of :mod:`stpmap.data.aliases`) for
+    the vintage, else the name's :func:`initials`. CCGs: their ODS code.
+    Where two areas would share a label, both get their ODS (else ONS) code.
+    """
+    codes = [str(c) for c in gdf["code"]]
+    ods = [str(o) if isinstance(o, str) and o else c for o, c in zip(gdf.get("ods_code", codes), codes)]
+    if layer == "ccg":
+        out = list(ods)
+    else:
+        from stpmap.data.aliases import aliases
+
+        known: dict = {}
+        for kind in ("short_name", "abbreviation"):  # later kinds win: abbreviations first
+            known.update({a.code: a.alias for a in aliases() if a.kind == kind and int(vintage) in a.vintages})
+        out = [known.get(c) or initials(n) for c, n in zip(codes, gdf["name"])]
+    seen: dict = {}
+    for s in out:
+        seen[s] = seen.get(s, 0) + 1
+    return [o if seen[s] > 1 else s for s, o in zip(out, ods)]
+
+
+def as_hexagons(gdf, layer: str, vintage: int):
+    """``gdf`` (areas of ``layer`` with a ``code`` column) with each area's
+    geometry replaced by its hexagon on the national cartogram (:func:`placed`)."""
+    frame = placed(hexes(vintage, layer))
+    where = dict(zip(frame["code"], frame.geometry.values))
+    return gdf.set_geometry(np.array([where[c] for c in gdf["code"]], dtype=object), crs=CRS)
+
+
+#: Words at the end of a name that only say what kind of body an area is.
+_KIND_WORDS = r"(?<! in)\s+\(?(Integrated Care Board|Integrated Care System|ICS|CCG|Health and (Social )?Care Partnership|Health and Care)\)?$"
+
+
+def hex_name(name: str) -> str:
+    """An area's name without the words that only say what kind of body it is,
+    to fit a hex.
+
+    >>> hex_name("NHS Norfolk and Waveney Integrated Care Board"), hex_name("Frimley Health and Care ICS")
+    ('Norfolk and Waveney', 'Frimley')
+    """
+    import re
+
+    text = re.sub(r"^NHS\s+", "", str(name).strip())
+    while (shorter := re.sub(_KIND_WORDS, "", text)) != text and shorter:
+        text = shorter
+    return text or str(name)
+
+
+def cartogram(md):
+    """A :class:`stpmap.maps.prepare.MapData` whose areas are hexagons
+    (:func:`as_hexagons`) made into a hex cartogram: a selection shows its
+    own hexes only, a CCG map outlines its
+    footprints' hexes, labels drop the words every area has and each area
+    has a ``short_label`` (:func:`short_labels`), the subtitle says it is a
+    hex cartogram and the notes how its layout was made."""
+    import dataclasses
+
+    import geopandas as gpd
+    import shapely
+
+    from stpmap.maps.words import layer_words
+
+    full = hexes(md.vintage, md.layer)
+    gdf = md.gdf.copy()
+    gdf["short_label"] = short_labels(gdf, md.layer, md.vintage)
+    if md.labels == "name":
+        gdf["label"] = gdf["name"].map(hex_name)
+    outline = None
+    if md.layer == "ccg":
+        merged = gdf.groupby("stp_code", sort=False).geometry.apply(lambda g: shapely.union_all(g.values))
+        outline = gpd.GeoDataFrame({"code": list(merged.index)}, geometry=list(merged.values), crs=CRS)
+    one, many = layer_words(md.layer, md.vintage)
+    subtitle = f"{md.subtitle}\nHex cartogram: one hexagon per {one}, all the same size, so not to scale"
+    note = (f"Hex layout generated by stpmap from the {many}' shared borders "
+            f"({full.attrs['recall']:.0%} of the pairs that share a border are neighbouring hexes).")
+    # a selection's hexes alone, where they sit on the national cartogram: the other hexes, cut by the
+    # map's edge as the land around a geographic map is, would read as half-drawn areas
+    return dataclasses.replace(md, gdf=gdf, context=None, outline=outline, subtitle=subtitle,
+                               notes=[*md.notes, note], shape="hex")

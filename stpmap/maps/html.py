@@ -283,7 +283,8 @@ def render(md, offline: bool = False, tiles=None, height=None):
 
     b = md.gdf.to_crs(4326).total_bounds
     centre = [(b[1] + b[3]) / 2, (b[0] + b[2]) / 2]
-    m = folium.Map(location=centre, zoom_start=6, tiles=None, control_scale=True, zoom_snap=0.25,
+    hexes = md.shape == "hex"  # a hex cartogram: no basemap or scale, since its hexes are not where the areas are
+    m = folium.Map(location=centre, zoom_start=6, tiles=None, control_scale=not hexes, zoom_snap=0.25,
                    height=height or "100%")
     tile_layers = _page_assets(m, md, offline, tiles)
     layers = _layer_specs(md, offline)
@@ -304,7 +305,8 @@ def render(md, offline: bool = False, tiles=None, height=None):
 
         def render(self, **kwargs):
             script = (f"stpmapBuild({self._parent.get_name()}, {data_js}, [{tiles_js}]);"
-                      + _describe_script(self._parent.get_name(), md.title))
+                      + _describe_script(self._parent.get_name(), md.title)
+                      + (_hex_labels_script(self._parent.get_name(), md) if hexes and md.labels != "none" else ""))
             self.get_root().script.add_child(_element(script), name=self.get_name())
 
     m.add_child(_Layers())
@@ -323,7 +325,7 @@ def _page_assets(m, md, offline: bool, tiles) -> list:
 
     root = m.get_root()
     title_html = (f'<div class="stpmap-title"><h1>{html.escape(md.title)}</h1>'
-                  + (f"<p>{html.escape(md.subtitle)}</p>" if md.subtitle else "") + "</div>")
+                  + (f"<p>{html.escape(md.subtitle).replace(chr(10), '<br>')}</p>" if md.subtitle else "") + "</div>")
     tile_layers = []
     if offline:
         m.default_js = []
@@ -333,15 +335,47 @@ def _page_assets(m, md, offline: bool, tiles) -> list:
     else:
         m.default_js = [("leaflet", f"{LEAFLET_CDN}/leaflet.js")]
         m.default_css = [("leaflet_css", f"{LEAFLET_CDN}/leaflet.css")]
-        for i, (label, name) in enumerate(tiles or BASEMAPS):
+        for i, (label, name) in enumerate((tiles or BASEMAPS) if md.shape != "hex" else ()):
             t = folium.TileLayer(name, name=label, show=(i == 0), control=False)
             t.add_to(m)
             tile_layers.append((label, t))
     root.header.add_child(_element(f"<style>{_script_safe(_asset('stpmap-map.css'))}</style>"), name="stpmap_css")
+    if md.shape == "hex":
+        root.header.add_child(_element(f"<style>{HEX_LABEL_CSS}</style>"), name="stpmap_hex_css")
     root.header.add_child(_element(f"<script>{_script_safe(_asset('stpmap-map.js'))}</script>"), name="stpmap_js")
     root.html.add_child(_element(title_html), name="stpmap_title")
     root.html.add_child(_element(description_html(md)), name="stpmap_description")
     return tile_layers
+
+
+def _hex_labels_script(map_name: str, md) -> str:
+    """Script that writes on each hex its name where the hexes are large
+    enough at the zoom shown, else its short label
+    (:func:`stpmap.maps.hexes.short_labels`), hidden when even that does not
+    fit; in a pane above the hexes that lets the pointer through to them (so
+    their tooltips and popups still open). Text is set as text, never HTML."""
+    centres = md.gdf.geometry.centroid.to_crs(4326)
+    labels = [[round(float(c.y), 5), round(float(c.x), 5), str(s), str(n), _colours.text_colour(f)]
+              for c, s, n, f in zip(centres, md.gdf["short_label"], md.gdf["label"], md.gdf["fill"])]
+    x0, y0, x1, y1 = md.gdf.geometry.iloc[:1].to_crs(4326).total_bounds  # one hex: they are all the same size
+    chars = max(3, max(len(lbl[2]) for lbl in labels))
+    return (f"(function(m,labels,hex,chars){{var pane=m.createPane('stpmapHexLabels');pane.style.zIndex=450;"
+            "pane.style.pointerEvents='none';var spans=labels.map(function(l){var s=document.createElement('span');"
+            "s.className='stpmap-hex-label';s.style.color=l[4];"
+            "L.marker([l[0],l[1]],{pane:'stpmapHexLabels',interactive:false,keyboard:false,"
+            "icon:L.divIcon({className:'',html:s,iconSize:[0,0]})}).addTo(m);return s;});"
+            "function fit(){var w=m.latLngToContainerPoint([hex[0],hex[3]]).x-m.latLngToContainerPoint([hex[0],hex[1]]).x;"
+            "var px=Math.min(15,w/(0.72*chars+1.2)),big=Math.min(14,w/11),line=0.78*w/(0.56*big);"
+            "pane.style.display=px<7?'none':'';spans.forEach(function(s,i){var l=labels[i],"
+            "named=big>=10&&Math.ceil(l[3].length/line)+1<=0.5*w/(1.2*big);"
+            "s.textContent=named?l[3]:l[2];s.style.fontSize=(named?big:px)+'px';s.style.width=named?0.78*w+'px':'';"
+            "s.style.whiteSpace=named?'normal':'nowrap';});}m.on('zoomend',fit);fit();"
+            f"}})({map_name},{_json_for_script(labels)},{_json_for_script([y0, x0, y1, x1])},{chars});")
+
+
+#: How a hex's label looks: centred on the hex, bold (its size is set for the zoom).
+HEX_LABEL_CSS = (".stpmap-hex-label{position:absolute;transform:translate(-50%,-50%);text-align:center;"
+                 "font-weight:600;line-height:1.2;font-family:Arial,'Liberation Sans',sans-serif;pointer-events:none}")
 
 
 #: The id of the HTML map's text description (its alternative text).
@@ -429,6 +463,7 @@ def explore(
     ramp: str = _colours.DEFAULT_RAMP,
     title: str | None = None,
     groups_file=None,
+    shape: str = "map",
     offline: bool = False,
     tiles=None,
     tolerance: float | None = None,
@@ -444,8 +479,10 @@ def explore(
 
     Parameters
     ----------
-    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, scheme, k, bins, ramp, title, groups_file
-        As for :func:`stpmap.plot`.
+    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, scheme, k, bins, ramp, title, groups_file, shape
+        As for :func:`stpmap.plot`. A hex cartogram (``shape="hex"``) has
+        no basemap and no scale; each hex shows its name, or its short
+        label where the name does not fit.
     offline : bool, default False
         Inline Leaflet and every asset and leave out basemap tiles, so the
         saved file opens with no network. Default: an OpenStreetMap
@@ -469,18 +506,20 @@ def explore(
     >>> m = stpmap.explore(overlay="ccg")                    # 44 footprints, CCG layer
     >>> m = stpmap.explore(group="London", layer="ccg", offline=True)
     >>> m.save("london.html")
+    >>> m = stpmap.explore(2021, shape="hex", colour_by="population")   # one hexagon per footprint
     """
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
                          aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         title=title)
+                         title=title, shape=shape)
     return folium_map(options, offline=offline, tiles=tiles, tolerance=tolerance, height=height)
 
 
 def folium_map(options: MapOptions, *, offline: bool = False, tiles=None, tolerance: float | None = None, height=None):
     """The interactive map of ``options`` as a folium.Map (what :func:`explore`
     returns; see it for the other parameters). Areas are not labelled, so
-    ``options.labels`` does not matter here."""
+    ``options.labels`` does not matter here, except on a hex cartogram, whose
+    hexes show their names or short labels unless ``labels="none"``."""
     from stpmap.maps.prepare import prepare
 
     selection = select(options)

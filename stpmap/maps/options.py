@@ -20,6 +20,8 @@ from stpmap.maps.colours import DEFAULT_RAMP
 LAYERS = ("stp", "ccg", "lad")
 OVERLAYS = ("ccg", "lad")
 LABELS = ("name", "code", "none")
+#: What each area is drawn as: its boundary ("map") or one hexagon of a hex cartogram ("hex").
+SHAPES = ("map", "hex")
 
 #: Classification schemes for numbers, by the names geopandas uses (mapclassify's, with underscores).
 SCHEMES = ("quantiles", "natural_breaks", "equal_interval", "fisher_jenks", "fisher_jenks_sampled", "headtail_breaks",
@@ -79,6 +81,7 @@ class MapOptions:
     ramp: str = DEFAULT_RAMP
     labels: str | None = "name"
     title: str | None = None
+    shape: str = "map"
 
     def __post_init__(self):
         from stpmap.data.registry import registry
@@ -101,6 +104,7 @@ class MapOptions:
         if (self.join_on or self.value or self.aggregate) and self.data is None:
             raise InputError("--join-on, --value and --aggregate describe a data file: give it with --data FILE.")
         _check_encoding(self.data_encoding, self.data)
+        self._set("shape", _check_shape(self))
         if self.data_vintage is not None and self.data is None:
             raise InputError("--data-vintage describes a data file: give it with --data FILE.")
         if self.data_vintage is not None:
@@ -150,6 +154,24 @@ def _check_bins(bins):
         return [float(b) for b in bins.split(",") if b.strip()] or None
     except ValueError:
         raise InputError(f"--bins {bins!r}: give numbers separated by commas, e.g. 100000,500000,1000000.") from None
+
+
+def _check_shape(options: "MapOptions") -> str:
+    """The shape, checked against the layer and overlay it is drawn with."""
+    shape = "map" if options.shape is None else str(options.shape).strip().lower()
+    if shape not in SHAPES:
+        raise ChoiceError("shape", options.shape, SHAPES)
+    if shape == "hex":
+        from stpmap.maps.hexes import LAYERS as HEX_LAYERS
+
+        if options.layer not in HEX_LAYERS:
+            raise InputError(f"--shape hex draws one hexagon per footprint or CCG; the {options.layer} layer has no "
+                             f"hex layout: give --layer {' or --layer '.join(HEX_LAYERS)}, or --shape map.")
+        if options.drawn_overlay is not None:
+            raise InputError(f"--overlay {options.overlay} cannot be drawn on a hex cartogram: its hexagons are not "
+                             "where the areas are, so no other boundaries line up with them. Leave out --overlay, or "
+                             "draw the geographic map (--shape map).")
+    return shape
 
 
 def _check_encoding(encoding, data) -> None:

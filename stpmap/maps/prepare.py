@@ -177,6 +177,7 @@ class MapData:
     selection: str | None = None  # the selection's name: the group's, or the footprints'
     joined: object = None  # stpmap.maps.userdata.Joined, when the user's data are mapped
     value_column: str | None = None
+    shape: str = "map"  # "hex": each area is a hexagon of a hex cartogram (stpmap.maps.hexes.cartogram)
 
     @property
     def bounds(self):
@@ -296,6 +297,10 @@ def prepare(options: MapOptions | int | None = None, *, tolerance: float = 0.0, 
     if joined is not None and warn:
         for msg in joined.messages:
             warnings.warn(msg, UserWarning, stacklevel=3)
+    if options.shape == "hex":  # each area drawn as its hexagon, so fills keep neighbouring hexes apart
+        from stpmap.maps.hexes import as_hexagons
+
+        gdf = as_hexagons(gdf, layer, sel.vintage)
     colour_by = options.colour_by
     if colour_by is None:  # regions on national footprint maps, else which footprint each area is in
         colour_by = value_column or ("region" if sel.national and layer == "stp" else "footprint")
@@ -311,13 +316,18 @@ def prepare(options: MapOptions | int | None = None, *, tolerance: float = 0.0, 
     reg = registry()
     notes = [f"Data: {joined.summary()}.", *joined.messages] if joined is not None else []
     notes.append(reg.population_note(sel.vintage))
-    return MapData(
+    md = MapData(
         vintage=sel.vintage, layer=layer, gdf=gdf, legend=legend, title=_title(options, sel, column, value_column),
         subtitle=_subtitle(options, sel, len(gdf), legend, colour_word, joined), attribution=reg.attribution(), notes=notes,
         national=sel.national, colour_by=colour_word, labels=options.labels, context=context, outline=outline,
         overlay=overlay, overlay_layer=overlay_layer if overlay is not None else None, selection=sel.name,
         joined=joined, value_column=value_column,
     )
+    if options.shape == "hex":  # its surroundings, labels and words are a hex cartogram's
+        from stpmap.maps.hexes import cartogram
+
+        md = cartogram(md)
+    return md
 
 
 def _as_options(options, option_values: dict) -> MapOptions:

@@ -17,7 +17,7 @@ parameters of :func:`stpmap.plot` / :func:`stpmap.explore`: ``vintage``,
 ``group``, ``footprint``, ``groups_file``, ``layer``, ``overlay``,
 ``colour_by``, ``data``, ``join_on``, ``value``, ``aggregate``,
 ``data_encoding``, ``scheme``, ``k``, ``bins``, ``ramp``, ``labels``,
-``title``), plus ``formats``, ``offline``, ``dpi``, ``size``, ``output`` (file
+``title``, ``shape``), plus ``formats``, ``offline``, ``dpi``, ``size``, ``output`` (file
 stem; default the recipe's name) and ``description``.
 
 A recipe describes a report too: put ``"docx"`` (Word) and/or ``"pptx"``
@@ -61,6 +61,8 @@ def slug(text) -> str:
 def default_name(options: MapOptions) -> str:
     """A file stem that says what the map shows, e.g. ``footprints-2017-east-of-england``."""
     parts = [{"stp": "footprints", "ccg": "ccgs", "lad": "local-authorities"}[options.layer], str(options.vintage)]
+    if options.shape == "hex":  # never the same file as the geographic map
+        parts.insert(0, "hex")
     if options.group:
         parts.append(slug(str(options.group).split(":")[-1]))
     fp = options.footprint

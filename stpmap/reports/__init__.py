@@ -77,7 +77,7 @@ def _footprint_options(options: MapOptions, code: str) -> MapOptions:
     keep_data = options.data is not None and options.layer == "ccg"
     colour_by = options.colour_by if (keep_data or options.colour_by == "population") else None
     return dataclasses.replace(
-        options, group=None, groups_file=None, footprint=code, layer="ccg", overlay="lad", title=None,
+        options, group=None, groups_file=None, footprint=code, layer="ccg", overlay="lad", title=None, shape="map",
         colour_by=colour_by, data=options.data if keep_data else None,
         join_on=options.join_on if keep_data else None, value=options.value if keep_data else None,
         aggregate=options.aggregate if keep_data else None,

@@ -61,6 +61,7 @@ def plot(
     labels: str = "name",
     title: str | None = None,
     groups_file=None,
+    shape: str = "map",
     size=None,
     dpi: float = 100.0,
     inset: bool | None = None,
@@ -107,6 +108,12 @@ def plot(
         where they do not.
     title : str, optional
         Title (default: says what, where and when).
+    shape : {"map", "hex"}
+        ``"hex"``: a hex cartogram, one hexagon of the same size per
+        footprint (or CCG, with ``layer="ccg"``), placed roughly where it is
+        in England (:mod:`stpmap.maps.hexes`), coloured as the map; names
+        that do not fit a hex are shortened (BLMK, BNSSG...) and listed in a
+        key. No overlay, scale or London inset.
     size : (float, float) or str, optional
         Figure size: inches, or "20x15cm", "297x210mm", "1600x1200px".
         Pixels are pixels at ``dpi``; when they make less than 8 x 5.5
@@ -133,11 +140,12 @@ def plot(
     >>> fig = stpmap.plot(group="East of England", overlay="ccg")
     >>> fig = stpmap.plot(colour_by="population", scheme="natural_breaks", k=4)
     >>> fig.savefig("footprints.png", dpi=300)
+    >>> fig = stpmap.plot(2022, shape="hex", colour_by="population")   # a hex cartogram of the 42 ICBs
     """
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
                          aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         labels=labels, title=title)
+                         labels=labels, title=title, shape=shape)
     return map_figure(options, size=size, dpi=dpi, inset=inset)
 
 
@@ -207,9 +215,11 @@ def _render(md, size, dpi, inset, key_fontsize):
 
     page = _figure.new_page(md, size, dpi, _font())
     _figure.draw_areas(page, md)
-    london = _furniture.london_inset(page, md, inset)
-    scale_box = _furniture.scale_bar(page.ax, md.gdf.geometry.values, font=page.font,
-                                     avoid=[shapely.box(*london.box)] if london is not None else [])
+    london, scale_box = None, None
+    if md.shape != "hex":  # a hex cartogram has no scale, and London's hexes are as big as any
+        london = _furniture.london_inset(page, md, inset)
+        scale_box = _furniture.scale_bar(page.ax, md.gdf.geometry.values, font=page.font,
+                                         avoid=[shapely.box(*london.box)] if london is not None else [])
     numbered = _labels.label_areas(page, md, london, scale_box) if md.labels != "none" else []
     _figure.draw_titles(page, md)
     if page.side:

@@ -146,9 +146,10 @@ def _wrap_options(text: str) -> list[list[str]]:
     return opts
 
 
-def _place_names(placer, items, fontsizes=(7.0, 6.2, 5.6)):
+def _place_names(placer, items, fontsizes=(7.0, 6.2, 5.6), margin_px=-1.0):
     """Try to put each label (wrapped if need be) inside its area without
-    overlapping others. Returns {index: (x, y, lines, fontsize)} placed."""
+    overlapping others, ``margin_px`` from its border (-1: it may touch it,
+    not cross it). Returns {index: (x, y, lines, fontsize)} placed."""
     import shapely
 
     placed = {}
@@ -159,7 +160,7 @@ def _place_names(placer, items, fontsizes=(7.0, 6.2, 5.6)):
         done = False
         for fs in fontsizes:
             for lines in sorted(_wrap_options(label), key=len):
-                w, h = placer.text_size(lines, fs, pad_px=-1.0)  # may touch the border, not cross it
+                w, h = placer.text_size(lines, fs, pad_px=margin_px)
                 inside = shapely.contains(geom, shapely.box(xs - w / 2, ys - h / 2, xs + w / 2, ys + h / 2))
                 for k in np.flatnonzero(inside):
                     box = placer.text_box(lines, fs, xs[k], ys[k])
@@ -208,15 +209,18 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
     """Name each area inside it where the name fits, number the rest (with
     leader lines where they had to move), on the map and on the London
     inset; names are left out of a key when there are hundreds of areas.
-    Nothing is put on ``avoid`` (shapely geometries, data units: what the
-    map marks there already). Returns the key's [(number, name)], in
-    reading order."""
+    On a hex cartogram (areas with a ``short_label``) a hex too small for
+    its name shows its short label, and the key names it. Nothing is put on
+    ``avoid`` (shapely geometries, data units: what the map marks there
+    already). Returns the key's [(number or short label, name)]: short
+    labels in alphabetical order, then numbers in reading order."""
     import shapely
 
     geoms = md.gdf.geometry.values
     labels = md.gdf["label"]
     placer = _Placer(page.ax, page.renderer, page.font)
-    placer.block(shapely.box(*scale_box))
+    if scale_box is not None:
+        placer.block(shapely.box(*scale_box))
     for g in avoid:
         placer.block(g)
     if inset is not None:
@@ -225,7 +229,10 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
     main_items, inset_items = [], []
     for i in np.argsort(-shapely.area(geoms)):  # the largest first
         (inset_items if inset is not None and inset.members[i] else main_items).append(i)
-    names = _place_names(placer, [(i, labels.iloc[i], geoms[i]) for i in main_items])
+    hexes = "short_label" in md.gdf  # a hex cartogram: names kept off the hexes' edges, sized to the hexes
+    sizes = _hex_fontsizes(placer, geoms) if hexes else (7.0, 6.2, 5.6)
+    names = _place_names(placer, [(i, labels.iloc[i], geoms[i]) for i in main_items], fontsizes=sizes,
+                         margin_px=2.5 if hexes else -1.0)
     inset_names = {}
     inset_placer = None
     if inset is not None:
@@ -233,30 +240,50 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
         inset_names = _place_names(inset_placer, [(i, labels.iloc[i], geoms[i]) for i in inset_items])
     rest_main = [i for i in main_items if i not in names]
     rest_inset = [i for i in inset_items if i not in inset_names]
-    if len(md.gdf) > 80:  # hundreds of areas: names where they fit, no key
-        rest_main, rest_inset = [], []
 
     def reading_order(i):  # north to south, west to east
         c = _candidates(geoms[i], n=1)[1]
         return (-round(c[1] / 20000), c[0])
 
+    keyed = []
+    if hexes:  # a short form where the name does not fit, named in the key
+        short = md.gdf["short_label"]
+        shorts = _place_names(placer, [(i, short.iloc[i], geoms[i]) for i in rest_main], fontsizes=(6.2, 5.6, 5.0),
+                              margin_px=1.0)
+        names.update(shorts)
+        keyed = [(short.iloc[i], labels.iloc[i]) for i in sorted(shorts, key=lambda i: str(short.iloc[i]))]
+        rest_main = [i for i in rest_main if i not in shorts]
+    if len(md.gdf) > 80:  # hundreds of areas: names where they fit, no key
+        rest_main, rest_inset = [], []
     rest_main.sort(key=reading_order)
     rest_inset.sort(key=reading_order)  # numbered after the main map's
     main_nums = _place_numbers(placer, [(i, geoms[i]) for i in rest_main])
     inset_nums = _place_numbers(inset_placer, [(i, geoms[i]) for i in rest_inset]) if inset_placer else {}
     inset_ax = inset.ax if inset is not None else None
     fills = md.gdf["fill"].tolist()
-    numbered = []
+    numbered = list(keyed)
     for target, nums, items in ((page.ax, main_nums, rest_main), (inset_ax, inset_nums, rest_inset)):
         for i in items:
             x, y, cx, cy = nums[i]
-            _draw_number(target, len(numbered) + 1, x, y, cx, cy, fills[i], page.font)
-            numbered.append((len(numbered) + 1, labels.iloc[i]))
+            n = len(numbered) - len(keyed) + 1
+            _draw_number(target, n, x, y, cx, cy, fills[i], page.font)
+            numbered.append((n, labels.iloc[i]))
     for target, placed in ((page.ax, names), (inset_ax, inset_names)):
         for i, (x, y, lines, fs) in placed.items():
             target.text(x, y, "\n".join(lines), ha="center", va="center", fontsize=fs, family=page.font,
                         color=_colours.text_colour(fills[i]), zorder=10, linespacing=1.0)
     return numbered
+
+
+def _hex_fontsizes(placer, geoms) -> tuple:
+    """Sizes to try for names in the hexes of a hex cartogram: 7 pt down on a
+    national map, up to 9 pt where a group's few hexes are large."""
+    import shapely
+
+    x0, _, x1, _ = shapely.bounds(geoms[0])
+    width_pt = (x1 - x0) / placer.per_px / placer.px_per_pt
+    top = min(9.0, max(7.0, round(width_pt / 5) / 2))  # a tenth of the hex's width, to the half point
+    return tuple(sorted({top, (top + 7.0) / 2, 7.0, 6.2, 5.6}, reverse=True))
 
 
 def _draw_number(ax, n, x, y, cx, cy, fill, font):
@@ -270,20 +297,27 @@ def _draw_number(ax, n, x, y, cx, cy, fill, font):
 
 
 def draw_key(key_ax, numbered, y_top, renderer, font: str, fontsize=None):
-    """The numbered key: '12  North Central London', wrapped, in one or two columns."""
+    """The key: '12  North Central London' (on a hex cartogram also 'BLMK  Bedfordshire, Luton and
+    Milton Keynes'), wrapped, in one or two columns."""
     fig = key_ax.figure
     bb = key_ax.get_window_extent(renderer)
     avail_h = bb.height * max(y_top, 0.05)
     fs = fontsize or 7.0
+    words = any(isinstance(n, str) for n, _ in numbered)  # short labels of a hex cartogram, wider than numbers
     for _ in range(8):
         line_px = fs * fig.dpi / 72 * 1.28
-        width_chars = max(18, int(bb.width / (fs * fig.dpi / 72 * 0.52)) - 4)
+        char_px = fs * fig.dpi / 72 * 0.52
+        # the keys' column: wide enough for the longest key (bold is about a tenth wider than regular)
+        key_w = max(0.055, max(text_width_px(str(n), fs, fig.dpi, font) for n, _ in numbered) * 1.12 / bb.width
+                    + 0.01) if words else 0.055
+        extra = int((key_w - 0.055) * bb.width / char_px) + (2 if words else 0)  # and a margin: names have capitals
+        width_chars = max(18, int(bb.width / char_px) - 4 - extra)
         cols = 1
         wrapped = [textwrap.wrap(name, width_chars) or [""] for _, name in numbered]
         lines = sum(len(w) for w in wrapped)
         if lines * line_px > avail_h:
             cols = 2
-            width_chars = max(14, width_chars // 2 - 2)
+            width_chars = max(14, max(18, int(bb.width / char_px) - 4) // 2 - 2 - extra)
             wrapped = [textwrap.wrap(name, width_chars) or [""] for _, name in numbered]
             lines = sum(len(w) for w in wrapped)
             if lines * line_px / 2 > avail_h * 0.97 and fs > 4.6:
@@ -295,16 +329,16 @@ def draw_key(key_ax, numbered, y_top, renderer, font: str, fontsize=None):
     y = y_top
     x = 0.0
     used = 0
-    key_ax.text(0.0, y, "Key to numbers", fontsize=fs + 1, fontweight="bold", va="top", family=font,
-                color=_colours.TEXT, transform=key_ax.transAxes)
+    key_ax.text(0.0, y, "Key" if words else "Key to numbers", fontsize=fs + 1, fontweight="bold", va="top",
+                family=font, color=_colours.TEXT, transform=key_ax.transAxes)
     y -= step * 1.4
     top_y = y
     for (n, _), wl in zip(numbered, wrapped):
         if cols == 2 and used >= per_col and x == 0.0:
             x, y = 0.5, top_y
-        key_ax.text(x + 0.055, y, f"{n}", fontsize=fs, fontweight="bold", va="top", ha="right", family=font,
+        key_ax.text(x + key_w, y, f"{n}", fontsize=fs, fontweight="bold", va="top", ha="right", family=font,
                     color=_colours.TEXT, transform=key_ax.transAxes)
-        key_ax.text(x + 0.075, y, "\n".join(wl), fontsize=fs, va="top", ha="left", family=font, color=_colours.TEXT,
+        key_ax.text(x + key_w + 0.02, y, "\n".join(wl), fontsize=fs, va="top", ha="left", family=font, color=_colours.TEXT,
                     transform=key_ax.transAxes, linespacing=1.28)
         y -= step * len(wl)
         used += len(wl)
