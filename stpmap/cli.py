@@ -647,6 +647,12 @@ _MAP_OPTIONS = [
     click.option("--title", default=None, help="Map title (default: says what, where and when)."),
     click.option("--shape", type=click.Choice(["map", "hex"]), default="map", show_default=True,
                  help="map: the areas' boundaries; hex: a hex cartogram, one equal hexagon per footprint or CCG."),
+    click.option("--facet", multiple=True, metavar="COLUMNS",
+                 help="Small multiples: one map per column (of --data, else of the layer, e.g. pop_0_17,pop_65_plus), "
+                      "2 to 6 side by side on one shared scale and legend; commas or repeated. PNG, SVG or PDF."),
+    click.option("--facet-vintages", multiple=True, metavar="YEARS",
+                 help="Small multiples: one map per vintage (e.g. 2017,2019,2022), each on its own boundaries, "
+                      "coloured by --colour-by on one shared scale. PNG, SVG or PDF."),
 ]
 
 

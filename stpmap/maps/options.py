@@ -33,6 +33,7 @@ _SCHEME_ALIASES = {"naturalbreaks": "natural_breaks", "equalinterval": "equal_in
                    "maximumbreaks": "maximum_breaks", "stdmean": "std_mean", "userdefined": "user_defined",
                    "jenks": "natural_breaks", "quantile": "quantiles"}
 MAX_CLASSES = 12  # more cannot be told apart on a map
+MAX_PANELS = 6  # small multiples: more maps in one figure are too small to read
 
 
 def check_scheme(scheme: str | None) -> str | None:
@@ -60,6 +61,8 @@ class MapOptions:
     the vintage of the codes or names in ``data`` (``None``: found from them);
     when ``vintage`` is not given, the map takes the data's vintage
     (:func:`stpmap.maps.userdata.vintage_to_map`), and ``data_vintage`` says it.
+    ``facet`` (columns) and ``facet_vintages`` (ints) ask for small multiples, 2 to
+    :data:`MAX_PANELS` maps on one scale; a string "a,b" is read as a list.
     """
 
     vintage: int | None = None
@@ -82,6 +85,8 @@ class MapOptions:
     labels: str | None = "name"
     title: str | None = None
     shape: str = "map"
+    facet: object = None  # columns to map side by side: of ``data``, else of the layer
+    facet_vintages: object = None  # vintages to map side by side, each on its own boundaries
 
     def __post_init__(self):
         from stpmap.data.registry import registry
@@ -105,6 +110,9 @@ class MapOptions:
             raise InputError("--join-on, --value and --aggregate describe a data file: give it with --data FILE.")
         _check_encoding(self.data_encoding, self.data)
         self._set("shape", _check_shape(self))
+        self._set("facet", _check_facet(self.facet, "--facet", str))
+        self._set("facet_vintages", _check_facet(self.facet_vintages, "--facet-vintages", registry().check_vintage))
+        _check_facet_with(self)
         if self.data_vintage is not None and self.data is None:
             raise InputError("--data-vintage describes a data file: give it with --data FILE.")
         if self.data_vintage is not None:
@@ -184,6 +192,40 @@ def _check_encoding(encoding, data) -> None:
     except LookupError:
         raise InputError(f"--data-encoding {encoding!r} is not a text encoding: give e.g. utf-8, cp1252 or "
                          "latin-1 (what the file was saved as).") from None
+
+
+def _check_facet(given, option: str, each) -> list | None:
+    """The panels of a small multiple as a list (``each`` checks one), from
+    a list or a string "a,b,c" (or a list of such); ``None`` when none."""
+    if given is None:
+        return None
+    parts = [given] if isinstance(given, (str, int)) else list(given)
+    items = [p.strip() for part in parts for p in str(part).split(",") if p.strip()]
+    if not items:
+        return None
+    items = [each(i) for i in items]
+    twice = sorted({str(i) for i in items if items.count(i) > 1})
+    if twice:
+        raise InputError(f"{option} names {', '.join(twice)} more than once: give each panel once.")
+    if not 2 <= len(items) <= MAX_PANELS:
+        raise InputError(f"{option} gives {len(items)} map{'s' if len(items) != 1 else ''}; small multiples hold 2 to "
+                         f"{MAX_PANELS} side by side (more are too small to read): "
+                         + ("for one, map it on its own." if len(items) < 2 else "split them over several figures."))
+    return items
+
+
+def _check_facet_with(options: MapOptions) -> None:
+    """Small multiples over columns or over vintages, not both; the columns
+    are what is coloured, so no --colour-by or --value besides them."""
+    if options.facet is None:
+        return
+    if options.facet_vintages is not None:
+        raise InputError("--facet and --facet-vintages both ask for small multiples: give one of them "
+                         "(--facet-vintages with --colour-by COLUMN maps one column over several vintages).")
+    if options.colour_by is not None:
+        raise InputError("--facet names the columns to colour by, one map each: drop --colour-by.")
+    if options.value is not None:
+        raise InputError("--facet names the columns of --data to map, one map each: drop --value.")
 
 
 # ------------------------------------------------------------------ selection

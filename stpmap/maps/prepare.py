@@ -469,6 +469,51 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
     return gdf, legend, colour_word, column
 
 
+def share_colours(panels: list, *, scheme=None, k: int = 5, bins=None, ramp: str = _colours.DEFAULT_RAMP,
+                  title: str | None = None, distance: float = 50.0) -> Legend:
+    """Colour several maps (small multiples) on one scale: numbers classed
+    together, so a fill means one range on every map; categories given one
+    palette. Each panel's ``fill`` is replaced; returns the shared legend
+    (footprints each in their own colour keep their fills: no legend)."""
+    kinds = {md.legend.kind for md in panels}
+    if len(kinds) > 1:
+        raise InputError("Small multiples show one kind of measure: every map numbers, or every map categories; "
+                         f"these mix {' and '.join(sorted(kinds))}. Facet over columns of one kind.")
+    kind = kinds.pop()
+    first = panels[0].legend
+    title = title or first.title
+    if kind == "identity":
+        return Legend(title, "identity", note=first.note)
+    if kind == "classes":
+        values = pd.concat([md.gdf["value"].astype(float) for md in panels], ignore_index=True)
+        fills, entries = classify(values, scheme or DEFAULT_SCHEME, k, bins=bins, ramp=ramp)
+        entries = [(label.rsplit("  (", 1)[0], c) for label, c in entries]  # counts of every map together mislead
+        sch = (scheme or DEFAULT_SCHEME).replace("_", " ")
+        legend = Legend(title, "classes", entries, note=f"{sch}, {len(entries)} classes, one scale for all "
+                                                         f"{len(panels)} maps")
+        start = 0
+        for md in panels:
+            md.gdf["fill"] = fills[start:start + len(md.gdf)]
+            start += len(md.gdf)
+    else:
+        labels = sorted({v for md in panels for v in md.gdf["value"] if v is not None and v == v}, key=str)
+        palette = _colours.category_colours(labels)
+        swatches: dict = {}
+        for md in panels:
+            neighbours = _colours.adjacency(md.gdf.geometry.values, distance=distance)
+            md.gdf["fill"], shades = _colours.categorical_fills(md.gdf["value"].tolist(), neighbours, palette)
+            for label, tints in shades.items():
+                swatches.setdefault(label, [])
+                swatches[label] += [t for t in tints if t not in swatches[label]]
+        legend = Legend(title, "categories", [(label, swatches[label][0]) for label in labels if label in swatches],
+                        note=first.note,
+                        swatches=swatches)
+    missing = sum(int((md.gdf["fill"] == _colours.MISSING).sum()) for md in panels)
+    if missing:
+        legend.missing = f"{_colours.MISSING_LABEL} ({missing})"
+    return legend
+
+
 def from_frame(gdf, *, colour_by: str = "footprint", layer: str = "stp", labels: str = "name", title: str = "",
                subtitle: str = "", attribution: str = "", notes=(), national: bool = False, scheme=None, k: int = 5,
                bins=None, ramp: str = _colours.DEFAULT_RAMP, overlay=None, context=None, vintage: int = 0) -> MapData:

@@ -75,6 +75,8 @@ def default_name(options: MapOptions) -> str:
         parts.append(slug(options.colour_by))
     if options.overlay:
         parts.append(f"with-{options.overlay}")
+    if options.facet or options.facet_vintages:  # small multiples never overwrite a single map's file
+        parts.append("facet-" + slug("-".join(str(f) for f in options.facet or options.facet_vintages)))
     return "-".join(parts)
 
 
@@ -100,6 +102,10 @@ def write_map(path, fmt: str | None = None, options: MapOptions | None = None, *
     if path.suffix.lower() != f".{fmt}":
         path = path.with_name(path.name + f".{fmt}") if not path.suffix else path.with_suffix(f".{fmt}")
     options = options if options is not None else MapOptions()
+    if fmt == "html" and (options.facet or options.facet_vintages):
+        from stpmap.maps.static.facet import HTML_ERROR
+
+        raise InputError(HTML_ERROR)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     if fmt == "html":

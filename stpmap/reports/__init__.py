@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stpmap.errors import ChoiceError
+from stpmap.errors import ChoiceError, InputError
 from stpmap.maps import colours as _colours
 from stpmap.maps.options import MapOptions, select
 from stpmap.maps.words import as_of, layer_words
@@ -50,11 +50,17 @@ def check_format(path, fmt=None) -> str:
 
 def _section(options: MapOptions, fmt: str, dpi: float, heading=None, intro="") -> Section:
     from stpmap.maps.static import figure_and_data, save
-    from stpmap.reports.tables import figures_table, names_table
+    from stpmap.reports.tables import facet_table, figures_table, names_table
 
     fig, md = figure_and_data(options, size=MAP_SIZES[fmt], dpi=dpi)
     with tempfile.TemporaryDirectory() as tmp:
         png = save(fig, Path(tmp) / "map.png", "png", dpi=fig.dpi).read_bytes()
+    if options.facet or options.facet_vintages:  # small multiples: one picture, one table with a column per map
+        first = md.panels[0]
+        by = "area" if options.facet_vintages else layer_words(first.layer, first.vintage)[0]
+        return Section(heading=heading or md.title, png=png, size_in=(fig.get_figwidth(), fig.get_figheight()),
+                       alt_text=fig.alt_text, tables=[facet_table(md, title=f"Figures by {by}")],
+                       intro=intro or md.subtitle)
     tables = [figures_table(md, title=f"Figures by {layer_words(md.layer, md.vintage)[0]}")]
     if md.overlay is not None and md.overlay_layer == "lad":
         tables.append(names_table(md.overlay, "Local authorities",
@@ -76,9 +82,10 @@ def _footprint_options(options: MapOptions, code: str) -> MapOptions:
     or data given for CCGs); otherwise the CCGs are coloured by footprint."""
     keep_data = options.data is not None and options.layer == "ccg"
     colour_by = options.colour_by if (keep_data or options.colour_by == "population") else None
+    facet = options.facet if (keep_data or options.data is None) else None  # the layer's columns, or CCG data
     return dataclasses.replace(
         options, group=None, groups_file=None, footprint=code, layer="ccg", overlay="lad", title=None, shape="map",
-        colour_by=colour_by, data=options.data if keep_data else None,
+        colour_by=colour_by, facet=facet, data=options.data if keep_data else None,
         join_on=options.join_on if keep_data else None, value=options.value if keep_data else None,
         aggregate=options.aggregate if keep_data else None,
         data_encoding=options.data_encoding if keep_data else None,
@@ -92,6 +99,9 @@ def write_report(path, options: MapOptions | None = None, *, fmt: str | None = N
 
     options = options if options is not None else MapOptions()
     fmt = check_format(path, fmt)
+    if per_footprint and options.facet_vintages:
+        raise InputError("--per-footprint with --facet-vintages: footprints differ between vintages, so there is "
+                         "no one page per footprint. Drop --per-footprint, or make a report per vintage.")
     selection = select(options)
     main = _section(options, fmt, dpi)
     sections = [main]
@@ -103,10 +113,10 @@ def write_report(path, options: MapOptions | None = None, *, fmt: str | None = N
         for code in codes:
             sections.append(_section(_footprint_options(options, code), fmt, dpi, heading=f"{stp[code]} ({code})"))
     reg = registry()
-    footer = [reg.attribution(), reg.population_note(selection.vintage),
-              f"Boundaries: {layer_words('stp', selection.vintage)[1]} of {as_of(selection.vintage)} "
-              f"(vintage {selection.vintage}).",
-              "Made with stpmap. Every map has alternative text describing what it shows."]
+    vintages = options.facet_vintages or [selection.vintage]
+    footer = [reg.attribution(), *dict.fromkeys(reg.population_note(v) for v in vintages),
+              "Boundaries: " + "; ".join(f"{layer_words('stp', v)[1]} of {as_of(v)} (vintage {v})" for v in vintages)
+              + ".", "Made with stpmap. Every map has alternative text describing what it shows."]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -128,7 +138,7 @@ def report(output, vintage=None, group=None, *, footprint=None, layer: str = "st
            colour_by: str | None = None, data=None, join_on: str | None = None, value: str | None = None,
            aggregate: str | None = None, data_encoding: str | None = None, scheme: str | None = None, k: int = 5,
            bins=None, ramp: str = _colours.DEFAULT_RAMP, labels: str = "name", title: str | None = None,
-           groups_file=None, per_footprint: bool = False, dpi: float = DPI) -> Path:
+           groups_file=None, per_footprint: bool = False, dpi: float = DPI, facet=None, facet_vintages=None) -> Path:
     """Write a Word (.docx) or PowerPoint (.pptx) report of a map.
 
     The options are :func:`stpmap.plot`'s. The report holds a title, the
@@ -137,7 +147,9 @@ def report(output, vintage=None, group=None, *, footprint=None, layer: str = "st
     (one row per area, numbers with thousands separators, unit and year
     stated), and the source, attribution and vintage. ``per_footprint``
     adds a page (slide) per footprint: its CCGs mapped with its local
-    authorities outlined, and tables of both.
+    authorities outlined, and tables of both. With ``facet`` or
+    ``facet_vintages`` the map is small multiples: one picture, and one
+    table with a column per map.
 
     >>> import stpmap
     >>> stpmap.report("east.docx", group="East of England", colour_by="population")  # doctest: +SKIP
@@ -145,5 +157,5 @@ def report(output, vintage=None, group=None, *, footprint=None, layer: str = "st
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
                          aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         labels=labels, title=title)
+                         labels=labels, title=title, facet=facet, facet_vintages=facet_vintages)
     return write_report(output, options, per_footprint=per_footprint, title=title, dpi=dpi)

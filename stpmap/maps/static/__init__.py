@@ -65,6 +65,8 @@ def plot(
     size=None,
     dpi: float = 100.0,
     inset: bool | None = None,
+    facet=None,
+    facet_vintages=None,
 ):
     """A publication-quality static map of footprints, CCGs or districts.
 
@@ -124,6 +126,14 @@ def plot(
         (``fig.savefig(path, dpi=fig.dpi)``, or matplotlib's default).
     inset : bool, optional
         London inset on national maps (default: yes when London is shown).
+    facet : list of str, optional
+        Small multiples: one map per column, 2 to 6 side by side on one
+        shared scale and legend; columns of ``data`` when given, else of the
+        layer (e.g. ``["pop_0_17", "pop_65_plus"]``). Not with ``colour_by``
+        or ``value``.
+    facet_vintages : list of int, optional
+        Small multiples: one map per vintage (e.g. ``[2017, 2019, 2022]``),
+        each on its own boundaries, coloured by ``colour_by`` on one scale.
 
     Returns
     -------
@@ -141,11 +151,12 @@ def plot(
     >>> fig = stpmap.plot(colour_by="population", scheme="natural_breaks", k=4)
     >>> fig.savefig("footprints.png", dpi=300)
     >>> fig = stpmap.plot(2022, shape="hex", colour_by="population")   # a hex cartogram of the 42 ICBs
+    >>> fig = stpmap.plot(colour_by="population", facet_vintages=[2017, 2019, 2022])  # one figure, one scale
     """
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
                          aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         labels=labels, title=title, shape=shape)
+                         labels=labels, title=title, shape=shape, facet=facet, facet_vintages=facet_vintages)
     return map_figure(options, size=size, dpi=dpi, inset=inset)
 
 
@@ -157,7 +168,8 @@ def map_figure(options: MapOptions, *, size=None, dpi: float = 100.0, inset: boo
 
 def figure_and_data(options: MapOptions, *, size=None, dpi: float = 100.0, inset: bool | None = None):
     """(the Figure of :func:`map_figure`, the :class:`~stpmap.maps.prepare.MapData`
-    it draws), for callers that also show the map's figures (reports)."""
+    it draws), for callers that also show the map's figures (reports); for
+    small multiples, the :class:`~stpmap.maps.static.facet.Facets` drawn."""
     from stpmap.maps.prepare import prepare
 
     if isinstance(size, str) and size.strip().lower().endswith("px"):
@@ -166,6 +178,13 @@ def figure_and_data(options: MapOptions, *, size=None, dpi: float = 100.0, inset
         if shrink > 1.0:  # lay a small map out at the smallest size it fits, then scale it down: same pixels, smaller text
             size, dpi = (w_in * shrink, h_in * shrink), dpi / shrink
     w_in, _ = parse_size(size, dpi)
+    if options.facet or options.facet_vintages:
+        from stpmap.maps.static import facet as _facet
+
+        fig, facets = _facet.figure_and_data(options, size=size, dpi=dpi, inset=inset, font=_font(),
+                                             tolerance=lambda sel: _tolerance(sel, w_in))
+        _inline(fig)
+        return fig, facets
     selection = select(options)
     md = prepare(options, selection=selection, tolerance=_tolerance(selection, w_in))
     fig = render(md, size=size, dpi=dpi, inset=inset)
