@@ -237,3 +237,17 @@ def test_baseline_facet_made_up(dejavu, tmp_path):
     fig = _facet.render(facets, size=(8, 4.5), font="DejaVu Sans")
     assert "One and a half: 9 STP footprints, highest Elder (1,365,000), lowest Isle (60,000); 1 with no data" in fig.alt_text
     check_image(fig, "facet_made_up", tmp_path)
+
+
+def test_hex_small_multiples_have_no_london_inset_or_scale(atlas_cache):
+    """Hexes are all one size and not to scale: no panel gets the London
+    inset or a scale bar, as a single hex map gets none."""
+    import stpmap
+
+    fig = stpmap.plot(shape="hex", facet_vintages=[2017, 2021], colour_by="population")
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "London" not in titles
+    assert not any(t.endswith("km") for t in texts)
+    plain = stpmap.plot(facet_vintages=[2017, 2021], colour_by="population")
+    assert "London" in [ax.get_title(loc="left") for ax in plain.axes]
