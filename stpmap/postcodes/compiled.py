@@ -1,12 +1,15 @@
 """The loops of the bulk postcode lookup, compiled by numba: reading postcode text,
-finding each postcode's row of the index, and gathering its coordinates.
+finding each postcode's row of the index and its placement, and gathering its
+coordinates; for :func:`stpmap.postcodes.lookup.lookup_many` of a million
+postcodes and more (the NumPy code of parse and lookup gives the same answers).
 
-Each is one pass over the rows with no Python per row: reading the text and
-writing the canonical postcodes at once, and looking a row up and taking its
-placement at once, touch each row's memory once (in bulk most of the time is
-spent waiting for memory). They are compiled on the first call and the machine
-code is cached on disk (``cache=True``), so a new process loads it instead of
-compiling again. Imported only by bulk work: a single lookup never loads numba.
+Reading is one pass over the text that also writes the canonical postcodes; the
+lookups are a few simple passes, each waiting on one read from memory a row
+(see below). The loops are
+compiled on their first call and the machine code is cached on disk
+(``cache=True``), so a new process loads it instead of compiling again (loading
+numba itself still costs about half a second of CPU, once in a process).
+Imported only by bulk work: a single lookup never loads numba.
 """
 
 from __future__ import annotations
