@@ -34,6 +34,13 @@ from stpmap.postcodes.results import METHODS, RESULT_KEYS, STATUSES  # noqa: F40
 #: Above this many postcodes, lookup_many reads the index into memory (once).
 BULK_IN_MEMORY = 20_000
 
+#: From this many postcodes at once, lookup_many uses the compiled loops
+#: (:mod:`stpmap.postcodes.compiled`): they save some 60 ns a postcode, and loading
+#: numba costs about half a second of CPU once in a process, which calls this big
+#: repay after a few. Files are looked up a chunk at a time in a process of their
+#: own, with NumPy (see :func:`answers`).
+COMPILED_FROM = 1_000_000
+
 #: A point farther than this from every footprint is outside England.
 NEAREST_MAX_M = 1000.0
 
@@ -172,6 +179,30 @@ def _unique_labels(codes: np.ndarray, labels) -> tuple[np.ndarray, list]:
     return remap[codes], list(first)
 
 
+def _smallest(codes: np.ndarray, labels: list) -> np.ndarray:
+    """Codes as int8 when there are few labels (as pandas keeps a categorical's codes), else int16."""
+    return codes.astype(np.int8 if len(labels) < 128 else np.int16)
+
+
+@functools.lru_cache(maxsize=8)
+def _label_tables(placements: "_pcindex.VintageIndex") -> dict[str, tuple[np.ndarray, list]]:
+    """For each key of :data:`CODED_KEYS`, a table from a row's reason (``status``,
+    ``method``, ``message``) or combination (the others; the last entry for none) to
+    the position of its label among distinct labels (-1 for none), and those labels:
+    a column is then one gather from a small table."""
+    p, reasons = placements, placements.reasons
+    tables = {"status": (reasons.status_codes, list(STATUSES)), "method": (reasons.method_codes, list(METHODS)),
+              "message": _unique_labels(np.arange(len(reasons)), reasons.messages)}
+    combos = _combo_tables(p)
+    for key, (part, labels) in {
+        "footprint_code": ("stp", p.stp_codes), "footprint_name": ("stp", p.stp_names),
+        "ccg_code": ("ccg", p.ccg_codes), "ccg_ods_code": ("ccg", p.ccg_ods), "ccg_name": ("ccg", p.ccg_names),
+        "lad_code": ("lad", p.lad_codes), "lad_name": ("lad", p.lad_names), "region": ("region", p.regions),
+    }.items():
+        tables[key] = _unique_labels(combos[part], labels)
+    return {key: (_smallest(codes, labels), labels) for key, (codes, labels) in tables.items()}
+
+
 class Answers:
     """What the lookup finds for many postcodes, as NumPy arrays: the kernel shared by
     :func:`lookup_many` (a pandas frame) and the file lookups (Arrow columns).
@@ -181,9 +212,11 @@ class Answers:
     table (-1 for none). :meth:`codes` and :meth:`numbers` give the result columns.
     """
 
-    def __init__(self, parsed: "_parse.Parsed", placements: "_pcindex.VintageIndex", reason, row, combo):
+    def __init__(self, parsed: "_parse.Parsed", placements: "_pcindex.VintageIndex", reason, row, combo,
+                 compiled: bool = False):
         self.parsed, self.placements = parsed, placements
         self.reason, self.row, self.combo = reason, row, combo
+        self.compiled = compiled  # gather the numbers with the compiled loops too
         self._coords = None
 
     def __len__(self) -> int:
@@ -201,22 +234,13 @@ class Answers:
     def codes(self, key: str) -> tuple[np.ndarray, list]:
         """A text column of :data:`CODED_KEYS` as codes (-1 where missing) into a list of
         distinct labels."""
-        p, reasons = self.placements, self.placements.reasons
-        if key == "status":
-            return self.status_codes(), list(STATUSES)
-        if key == "method":
-            return reasons.method_codes[self.reason], list(METHODS)
-        if key == "message":
-            return _unique_labels(self.reason, reasons.messages)
-        part, labels = {
-            "footprint_code": ("stp", p.stp_codes), "footprint_name": ("stp", p.stp_names),
-            "ccg_code": ("ccg", p.ccg_codes), "ccg_ods_code": ("ccg", p.ccg_ods), "ccg_name": ("ccg", p.ccg_names),
-            "lad_code": ("lad", p.lad_codes), "lad_name": ("lad", p.lad_names), "region": ("region", p.regions),
-        }[key]
-        return _unique_labels(np.take(_combo_tables(p)[part], self.combo), labels)
+        table, labels = _label_tables(self.placements)[key]
+        return np.take(table, self.reason if key in ("status", "method", "message") else self.combo), list(labels)
 
     def numbers(self, key: str) -> np.ndarray:
         """A number column (float64, NaN where missing): a coordinate or ``distance_m``."""
+        if self.compiled:
+            return self._numbers_compiled(key)
         found = self.row >= 0
         every = bool(found.all())
         safe = self.row if every else np.where(found, self.row, 0)
@@ -230,41 +254,89 @@ class Answers:
             values[~found] = np.nan
         return values
 
+    def _numbers_compiled(self, key: str) -> np.ndarray:
+        from stpmap.postcodes import compiled
+
+        if key == "distance_m":
+            values = np.empty(len(self), dtype=np.float64)
+            compiled.gather(self.row, self.placements.distance, values)
+            return values
+        if self._coords is None:
+            self._coords = np.empty((len(COORDINATE_KEYS), len(self)), dtype=np.float64)
+            compiled.gather_coordinates(self.row, self.placements.directory.coords, self._coords)
+        return self._coords[COORDINATE_KEYS[key]]
+
     def postcodes(self):
         """The canonical postcode of each valid row, the text given for the others (pyarrow strings)."""
         return self.parsed.postcodes()
 
 
-def answers(postcodes, vintage=None) -> Answers:
-    """Look up many postcodes at once, as arrays (see :class:`Answers`); one row per
-    input, in input order. :func:`lookup_many` makes a frame of them."""
-    placements = index(vintage)
+def _placed_compiled(parsed: "_parse.Parsed", placements: "_pcindex.VintageIndex"):
+    """Each row's directory row, combination and reason, with the compiled loops."""
+    from stpmap.postcodes import compiled
+
+    n, directory, reasons = len(parsed), placements.directory, placements.reasons
+    row, combo, reason = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int16)
+    compiled.find_rows(parsed.outward_key, parsed.inward_code, parsed.valid, directory.out_slot, directory.table, row)
+    compiled.place(row, parsed.valid, parsed.empty, parsed.outward_key, parsed.inward_code, placements.assign,
+                   _combo_tables(placements)["reason"], _PSEUDO_OKEY, _pseudo_table(reasons), reasons.not_found,
+                   reasons.empty, reasons.invalid, combo, reason)
+    return row, combo, reason
+
+
+def _placed_arrays(parsed: "_parse.Parsed", placements: "_pcindex.VintageIndex"):
+    """Each row's directory row, combination and reason, with NumPy over whole arrays."""
     directory, reasons = placements.directory, placements.reasons
-    parsed = _parse.parse(postcodes)
-    n = len(parsed)
-    if n > BULK_IN_MEMORY:
+    valid, okey, icode = parsed.valid, parsed.outward_key, parsed.inward_code
+    slot = np.take(directory.out_slot, okey)
+    flat = slot.astype(np.int64)  # the position in the table (slot -1, no such outward code: ignored below)
+    flat *= _parse.INWARD_SPACE
+    flat += icode
+    np.maximum(flat, 0, out=flat)
+    row = np.take(directory.table, flat)
+    lost = (slot < 0) | ~valid
+    row[lost] = -1
+    combo = np.take(placements.assign, row)
+    lost |= row < 0
+    combo[lost] = -1
+    reason = np.take(_combo_tables(placements)["reason"], combo)  # rows without a combination: set below
+    missing = np.flatnonzero(lost)
+    if len(missing):
+        not_placed = np.where(okey[missing] == _PSEUDO_OKEY, _pseudo_table(reasons)[icode[missing]], reasons.not_found)
+        reason[missing] = np.where(valid[missing], not_placed,
+                                   np.where(parsed.empty[missing], reasons.empty, reasons.invalid))
+    return row, combo, reason
+
+
+def answers(postcodes, vintage=None, compiled: bool | None = False) -> Answers:
+    """Look up many postcodes at once, as arrays (see :class:`Answers`); one row per
+    input, in input order. :func:`lookup_many` makes a frame of them.
+
+    ``compiled``: with the compiled loops (:mod:`stpmap.postcodes.compiled`), or
+    with NumPy over whole arrays: the same answers. The loops are about twice as
+    fast, once numba is loaded (some half a second of CPU, once in a process);
+    None chooses them from :data:`COMPILED_FROM` postcodes on."""
+    placements = index(vintage)
+    text = _parse.string_array(postcodes)
+    compiled = len(text) >= COMPILED_FROM if compiled is None else bool(compiled)
+    parsed = _parse.parse(text, compiled)
+    if len(text) > BULK_IN_MEMORY:
         placements.materialise()
-    valid = parsed.valid
-    reason = np.where(valid, reasons.not_found, np.where(parsed.empty, reasons.empty, reasons.invalid)).astype(np.int16)
-    okey, icode = parsed.outward_key, parsed.inward_code
-    slot = np.take(directory.out_slot, okey).astype(np.int64)
-    row = np.full(n, -1, dtype=np.int32)
-    known = np.flatnonzero(valid & (slot >= 0))
-    row[known] = np.take(directory.table, slot[known] * _parse.INWARD_SPACE + icode[known])
-    pseudo = np.flatnonzero(valid & (okey == _PSEUDO_OKEY))
-    if len(pseudo):
-        reason[pseudo] = _pseudo_table(reasons)[icode[pseudo]]
-    found = row >= 0
-    combo = np.full(n, -1, dtype=np.int32)
-    combo[found] = np.take(placements.assign, row[found])
-    reason[found] = _combo_tables(placements)["reason"][combo[found]]
-    return Answers(parsed, placements, reason, row, combo)
+    row, combo, reason = (_placed_compiled if compiled else _placed_arrays)(parsed, placements)
+    return Answers(parsed, placements, reason, row, combo, compiled)
+
+
+@functools.lru_cache(maxsize=64)
+def _category_type(labels: tuple):
+    import pandas as pd
+
+    return pd.CategoricalDtype(list(labels))
 
 
 def _categorical(codes: np.ndarray, labels: list):
     import pandas as pd
 
-    return pd.Categorical.from_codes(codes, categories=labels, validate=False)
+    return pd.Categorical.from_codes(codes, dtype=_category_type(tuple(labels)), validate=False)
 
 
 def lookup_many(postcodes, vintage=None):
@@ -292,7 +364,7 @@ def lookup_many(postcodes, vintage=None):
     import pandas as pd
 
     v = _vintage(vintage)
-    found = answers(postcodes, v)
+    found = answers(postcodes, v, compiled=None)
     columns = {}
     for key in RESULT_KEYS:
         if key == "postcode":
