@@ -397,7 +397,8 @@ def explore(
     scheme: str | None = None,
     k: int = 5,
     bins=None,
-    ramp: str = _colours.DEFAULT_RAMP,
+    ramp: str | None = None,
+    palette: str | None = None,
     title: str | None = None,
     groups_file=None,
     offline: bool = False,
@@ -415,7 +416,7 @@ def explore(
 
     Parameters
     ----------
-    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, scheme, k, bins, ramp, title, groups_file
+    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, scheme, k, bins, ramp, palette, title, groups_file
         As for :func:`stpmap.plot`.
     offline : bool, default False
         Inline Leaflet and every asset and leave out basemap tiles, so the
@@ -444,7 +445,7 @@ def explore(
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
                          aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         title=title)
+                         palette=palette, title=title)
     return folium_map(options, offline=offline, tiles=tiles, tolerance=tolerance, height=height)
 
 
