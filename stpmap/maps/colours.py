@@ -432,12 +432,14 @@ def _af_categorical_fills(cats: list, labels: list, neighbours: Sequence[set[int
     candidates = base if len(labels) <= len(base) else [*base, *AF_SEQUENTIAL[1:], *(mix(c, "#FFFFFF", 0.6) for c in base)]
     candidates = [c for c in candidates if not _like_grey_fills(c) and _text_reads(c)]
     cat_nb = _category_graph(cats, labels, neighbours)
-    picked = best_fills(cat_nb, [candidates] * len(labels), distinct=len(labels) <= len(candidates))
+    few = len(labels) <= len(candidates)
+    picked = best_fills(cat_nb, [candidates] * len(labels), distinct=few, balance=not few)
     colour_of = dict(zip(labels, picked))
-    owner = {c: label for label, c in colour_of.items()}
+    owner = {c: c for c in colour_of.values()}  # which category colour a fill stands for
     variants = {}
-    for label in labels:  # a fill stands for one category only
-        variants[label] = [c for c in af_variants(colour_of[label]) if owner.setdefault(c, label) == label]
+    for label in labels:  # a fill stands for one colour's categories only (more than one when there are many)
+        own = colour_of[label]
+        variants[label] = [c for c in af_variants(own) if owner.setdefault(c, own) == own]
     areas = [i for i, c in enumerate(cats) if c is not None]
     pos = {a: j for j, a in enumerate(areas)}
     sub = [{pos[b] for b in neighbours[a] if b in pos} for a in areas]
@@ -489,7 +491,7 @@ def best_fills(neighbours: Sequence[set[int]], choices: Sequence[Sequence[str]],
             best, lo = found, mid + 1
         else:
             hi = mid - 1
-    if best is not None:
+    if best is not None and not balance:
         _prefer(best, neighbours, doms, ratio >= levels[lo - 1], distinct)
     if best is None:  # too few choices to keep all neighbours apart: the most preferred that differ, where one does
         best = []

@@ -173,3 +173,12 @@ def test_real_layers_reach_the_measured_contrast(atlas_cache, what, given, reach
     assert _colours.neighbours_share_fill(md.gdf["fill"].tolist(), nb) == []
     assert _colours.min_neighbour_contrast(md.gdf["fill"].tolist(), nb) >= reached
     assert f"{reached:.1f}:1" in md.legend.note
+
+
+@pytest.mark.parametrize("vintage, layer, colour_by", [(2017, "ccg", "footprint"), (2017, "lad", "region"),
+                                                       (2021, "ccg", "footprint"), (2017, "stp", "nhs_local_office")])
+def test_real_neighbours_never_share_an_analysis_function_fill(atlas_cache, vintage, layer, colour_by):
+    md = _mapdata.prepare(vintage, layer=layer, colour_by=colour_by, palette=AF, tolerance=100)
+    nb = _colours.adjacency(md.gdf.geometry.values, distance=100)
+    assert _colours.neighbours_share_fill(md.gdf["fill"].tolist(), nb) == []
+    assert _colours.min_neighbour_contrast(md.gdf["fill"].tolist(), nb) > 1.2
