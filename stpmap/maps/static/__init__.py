@@ -114,10 +114,13 @@ def plot(
     title : str, optional
         Title (default: says what, where and when).
     size : (float, float) or str, optional
-        Figure size: inches, or "20x15cm", "297x210mm", "1600x1200px".
-        Pixels are pixels at ``dpi``; when they make less than 8 x 5.5
-        inches, the map is laid out at that size with a lower dpi, so its
-        title, legend and key still fit in the pixels asked for.
+        Figure size: inches, or "20x15cm", "297x210mm", "1600x1200px", or
+        a name ("a4-text", "slide", "a4", "a4-landscape"). Pixels are
+        pixels at ``dpi``; when they make less than 8 x 5.5 inches, the map
+        is laid out at that size with a lower dpi, so its title, legend and
+        key still fit in the pixels asked for. Default: 10 in wide, as tall
+        as the map needs; a group's or footprints' map takes the area's
+        shape (a narrower, portrait page for a tall area).
     dpi : float
         Dots per inch the map is laid out for; save at the same dpi
         (``fig.savefig(path, dpi=fig.dpi)``, or matplotlib's default).
