@@ -642,6 +642,7 @@ _MAP_OPTIONS = [
     click.option("--k", type=int, default=5, show_default=True, help="Number of classes."),
     click.option("--bins", default=None, metavar="X,Y,...", help="Class limits for --scheme user_defined."),
     click.option("--ramp", default=None, metavar="NAME", help="Colour ramp for numbers: nhs_blues (default), cividis, viridis or any matplotlib colormap."),
+    click.option("--palette", default=None, metavar="NAME", help="Colours: nhs (NHS identity colours, the default) or analysis-function (UK Government Analysis Function; its blues for numbers unless --ramp)."),
     click.option("--labels", type=click.Choice(["name", "code", "none"]), default="name", show_default=True,
                  help="Static maps: names where they fit, numbered with a key where they do not."),
     click.option("--title", default=None, help="Map title (default: says what, where and when)."),

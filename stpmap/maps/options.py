@@ -15,7 +15,7 @@ import codecs
 from dataclasses import dataclass, fields
 
 from stpmap.errors import ChoiceError, InputError
-from stpmap.maps.colours import DEFAULT_RAMP
+from stpmap.maps.colours import DEFAULT_PALETTE, PALETTE_RAMPS, check_palette
 
 LAYERS = ("stp", "ccg", "lad")
 OVERLAYS = ("ccg", "lad")
@@ -55,8 +55,9 @@ class MapOptions:
     See :func:`stpmap.plot` for what each means. ``vintage`` becomes an int
     (``None``: the default vintage), ``scheme`` its name in :data:`SCHEMES`,
     ``labels`` one of :data:`LABELS`, ``k`` an int, ``bins`` a list of numbers
-    (a string "X,Y,..." is read as one), ``ramp`` the default ramp when
-    ``None``. ``data_encoding`` is the text encoding of a CSV ``data`` file
+    (a string "X,Y,..." is read as one), ``palette`` one of
+    :data:`stpmap.maps.colours.PALETTES` (``None``: ``nhs``), ``ramp`` the
+    palette's ramp when ``None``. ``data_encoding`` is the text encoding of a CSV ``data`` file
     (``None``: UTF-8, with or without a byte-order mark). ``data_vintage`` is
     the vintage of the codes or names in ``data`` (``None``: found from them);
     when ``vintage`` is not given, the map takes the data's vintage
@@ -81,7 +82,8 @@ class MapOptions:
     scheme: str | None = None
     k: int = 5
     bins: object = None
-    ramp: str = DEFAULT_RAMP
+    ramp: str | None = None  # None: the palette's
+    palette: str | None = DEFAULT_PALETTE
     labels: str | None = "name"
     title: str | None = None
     shape: str = "map"
@@ -104,8 +106,9 @@ class MapOptions:
         self._set("scheme", check_scheme(self.scheme))
         self._set("k", _check_k(self.k))
         self._set("bins", _check_bins(self.bins))
+        self._set("palette", check_palette(self.palette))
         if self.ramp is None:
-            self._set("ramp", DEFAULT_RAMP)
+            self._set("ramp", PALETTE_RAMPS[self.palette])
         if (self.join_on or self.value or self.aggregate) and self.data is None:
             raise InputError("--join-on, --value and --aggregate describe a data file: give it with --data FILE.")
         _check_encoding(self.data_encoding, self.data)

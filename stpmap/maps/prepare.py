@@ -305,7 +305,8 @@ def prepare(options: MapOptions | int | None = None, *, tolerance: float = 0.0, 
     if colour_by is None:  # regions on national footprint maps, else which footprint each area is in
         colour_by = value_column or ("region" if sel.national and layer == "stp" else "footprint")
     gdf, legend, colour_word, column = colour(gdf, colour_by, layer=layer, scheme=options.scheme, k=options.k,
-                                              bins=options.bins, ramp=options.ramp, value_column=value_column,
+                                              bins=options.bins, ramp=options.ramp, palette=options.palette,
+                                              value_column=value_column,
                                               distance=max(50.0, tolerance),
                                               context=f"for the {layer} layer of vintage {sel.vintage}",
                                               vintage=sel.vintage)
@@ -411,10 +412,13 @@ def _subtitle(options: MapOptions, sel: Selection, count: int, legend: Legend, c
 
 
 def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, bins=None,
-           ramp: str = _colours.DEFAULT_RAMP, value_column=None, distance: float = 50.0, context: str = "",
-           vintage: int | None = None):
-    """Add ``fill`` and ``value`` columns to ``gdf`` for ``colour_by``; return
+           ramp: str | None = None, palette: str = _colours.DEFAULT_PALETTE, value_column=None, distance: float = 50.0,
+           context: str = "", vintage: int | None = None):
+    """Add ``fill`` and ``value`` columns to ``gdf`` for ``colour_by`` in
+    ``palette`` (numbers in ``ramp``, by default the palette's); return
     (gdf, legend, words for the colouring, the column used or None)."""
+    palette = _colours.check_palette(palette)
+    ramp = ramp or _colours.PALETTE_RAMPS[palette]
     gdf = gdf.copy()
     key = str(colour_by).strip()
     neighbours = _colours.adjacency(gdf.geometry.values, distance=distance)
@@ -422,10 +426,10 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
     if key.lower() == "footprint":
         if layer == "stp" or "stp_name" not in gdf:
             order = np.argsort(gdf["code"].to_numpy())
-            gdf["fill"] = _colours.identity_fills(neighbours, order=[int(i) for i in order])
+            gdf["fill"] = _colours.identity_fills(neighbours, order=[int(i) for i in order], palette=palette)
             legend = Legend("Footprints", "identity", note="Each footprint has its own fill; neighbours never share one.")
         else:
-            fills, legend_map = _colours.categorical_fills(gdf["stp_name"].tolist(), neighbours)
+            fills, legend_map = _colours.categorical_fills(gdf["stp_name"].tolist(), neighbours, palette=palette)
             gdf["fill"] = fills
             note = f"{capital(layer_words(layer, vintage)[1])} coloured by footprint; neighbours never share a fill."
             if len(legend_map) <= 12:
@@ -456,13 +460,15 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
             if series.isna().all():
                 valid = [c for c in BUILTIN_COLOUR_BY if c == "footprint" or (_column_named(gdf, c) and gdf[_column_named(gdf, c)].notna().any())]
                 raise ChoiceError("colour-by", colour_by, valid, f"(it has no values here; {context})")
-            fills, legend_map = _colours.categorical_fills(series.tolist(), neighbours)
+            fills, legend_map = _colours.categorical_fills(series.tolist(), neighbours, palette=palette)
             gdf["fill"] = fills
             gdf["value"] = series.astype(object).where(series.notna(), None)
             legend = Legend(colour_word[:1].upper() + colour_word[1:], "categories",
                             [(label, shades[0]) for label, shades in legend_map.items()],
                             note="Neighbouring areas of one category take different tints of its colour.",
                             swatches=dict(legend_map))
+    if palette != _colours.DEFAULT_PALETTE and legend.kind != "classes":
+        legend.note = _contrast_note(legend.note, gdf["fill"].tolist(), neighbours)
     n_missing = int((gdf["fill"] == _colours.MISSING).sum())
     if n_missing:
         legend.missing = f"{_colours.MISSING_LABEL} ({n_missing})"
@@ -470,7 +476,7 @@ def colour(gdf, colour_by: str, *, layer: str = "stp", scheme=None, k: int = 5, 
 
 
 def share_colours(panels: list, *, scheme=None, k: int = 5, bins=None, ramp: str = _colours.DEFAULT_RAMP,
-                  title: str | None = None, distance: float = 50.0) -> Legend:
+                  title: str | None = None, distance: float = 50.0, palette: str = _colours.DEFAULT_PALETTE) -> Legend:
     """Colour several maps (small multiples) on one scale: numbers classed
     together, so a fill means one range on every map; categories given one
     palette. Each panel's ``fill`` is replaced; returns the shared legend
@@ -497,11 +503,13 @@ def share_colours(panels: list, *, scheme=None, k: int = 5, bins=None, ramp: str
             start += len(md.gdf)
     else:
         labels = sorted({v for md in panels for v in md.gdf["value"] if v is not None and v == v}, key=str)
-        palette = _colours.category_colours(labels)
+        # one colour per category on every map: the palette's colours in order, tints for neighbours
+        base = (_colours.category_colours(labels) if palette == "nhs" else
+                {c: list(_colours.ANALYSIS_FUNCTION.values())[i % 6] for i, c in enumerate(labels)})
         swatches: dict = {}
         for md in panels:
             neighbours = _colours.adjacency(md.gdf.geometry.values, distance=distance)
-            md.gdf["fill"], shades = _colours.categorical_fills(md.gdf["value"].tolist(), neighbours, palette)
+            md.gdf["fill"], shades = _colours.categorical_fills(md.gdf["value"].tolist(), neighbours, base)
             for label, tints in shades.items():
                 swatches.setdefault(label, [])
                 swatches[label] += [t for t in tints if t not in swatches[label]]
@@ -514,13 +522,24 @@ def share_colours(panels: list, *, scheme=None, k: int = 5, bins=None, ramp: str
     return legend
 
 
+def _contrast_note(note: str, fills: list, neighbours) -> str:
+    """The legend's note, with the lowest contrast between neighbouring
+    fills when it falls short of 3:1 (the palette cannot do better there)."""
+    low = _colours.min_neighbour_contrast(fills, neighbours)
+    if low is None or low >= _colours.MIN_CONTRAST:
+        return note
+    said = f"Lowest contrast between neighbouring fills: {int(low * 10) / 10:.1f}:1 (3:1 cannot be had everywhere with this palette here)."
+    return f"{note} {said}".strip()
+
+
 def from_frame(gdf, *, colour_by: str = "footprint", layer: str = "stp", labels: str = "name", title: str = "",
                subtitle: str = "", attribution: str = "", notes=(), national: bool = False, scheme=None, k: int = 5,
-               bins=None, ramp: str = _colours.DEFAULT_RAMP, overlay=None, context=None, vintage: int = 0) -> MapData:
+               bins=None, ramp: str | None = None, palette: str = _colours.DEFAULT_PALETTE, overlay=None, context=None,
+               vintage: int = 0) -> MapData:
     """A :class:`MapData` from any GeoDataFrame with ``code`` and ``name``
     columns (for tests with made-up geometry, and for users' own areas)."""
     gdf, legend, colour_word, _ = colour(gdf.reset_index(drop=True), colour_by, layer=layer, scheme=scheme, k=k,
-                                         bins=bins, ramp=ramp, distance=0.0, vintage=vintage or None)
+                                         bins=bins, ramp=ramp, palette=palette, distance=0.0, vintage=vintage or None)
     gdf["label"] = gdf["code"] if labels == "code" else gdf["name"].astype(str)
     return MapData(vintage=vintage, layer=layer, gdf=gdf, legend=legend, title=title, subtitle=subtitle,
                    attribution=attribution, notes=list(notes), national=national, colour_by=colour_word, labels=labels,

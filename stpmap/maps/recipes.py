@@ -16,8 +16,8 @@ Keys are the map's options (:class:`stpmap.maps.options.MapOptions`, the
 parameters of :func:`stpmap.plot` / :func:`stpmap.explore`: ``vintage``,
 ``group``, ``footprint``, ``groups_file``, ``layer``, ``overlay``,
 ``colour_by``, ``data``, ``join_on``, ``value``, ``aggregate``,
-``data_encoding``, ``scheme``, ``k``, ``bins``, ``ramp``, ``labels``,
-``title``, ``shape``), plus ``formats``, ``offline``, ``dpi``, ``size``, ``output`` (file
+``data_encoding``, ``scheme``, ``k``, ``bins``, ``ramp``, ``palette``, ``labels``,
+``title``, ``shape``, ``facet``, ``facet_vintages``), plus ``formats``, ``offline``, ``dpi``, ``size``, ``output`` (file
 stem; default the recipe's name) and ``description``.
 
 A recipe describes a report too: put ``"docx"`` (Word) and/or ``"pptx"``

@@ -106,6 +106,13 @@ def test_baseline_identity_overlay_no_labels(dejavu, tmp_path):
     check_image(fig, "identity_overlay", tmp_path)
 
 
+def test_baseline_panel_below_a_wide_map_on_a_portrait_page(dejavu, tmp_path):
+    md = _mapdata.from_frame(made_up(), colour_by="region", title="Made-up regions, upright",
+                             subtitle="9 areas; coloured by region", attribution="Made-up data for tests.")
+    fig = _maps_static.render(md, size=(4.5, 6.5))
+    check_image(fig, "panel_below", tmp_path)
+
+
 # ------------------------------------------------------------- colours
 
 

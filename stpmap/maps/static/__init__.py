@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from stpmap.errors import ChoiceError
-from stpmap.maps import colours as _colours
 from stpmap.maps.options import MapOptions, Selection, select
 from stpmap.maps.static import figure as _figure
 from stpmap.maps.static import furniture as _furniture
@@ -57,7 +56,8 @@ def plot(
     scheme: str | None = None,
     k: int = 5,
     bins=None,
-    ramp: str = _colours.DEFAULT_RAMP,
+    ramp: str | None = None,
+    palette: str | None = None,
     labels: str = "name",
     title: str | None = None,
     groups_file=None,
@@ -88,7 +88,7 @@ def plot(
         ``"nhs_local_office"`` (2017), ``"footprint"`` (each area its own fill),
         ``"population"`` or any column of the layer (numeric: a choropleth;
         text: categories), or the ``value`` column of ``data``. Categories use
-        NHS identity colours, with tints so neighbours never share a fill;
+        the palette's colours, with tints so neighbours never share a fill;
         choropleths a colour-blind-safe ramp.
     data, join_on, value, aggregate
         The user's CSV/XLSX (or DataFrame) to map; see
@@ -103,8 +103,14 @@ def plot(
         user_defined (with ``bins``)...
     k : int, default 5
         Number of classes.
-    ramp : str, default "nhs_blues"
-        Colour ramp for numbers (or any matplotlib colormap, e.g. "cividis").
+    ramp : str, optional
+        Colour ramp for numbers (or any matplotlib colormap, e.g. "cividis");
+        default the palette's: "nhs_blues", or "af_blues".
+    palette : {"nhs", "analysis-function"}, default "nhs"
+        NHS identity colours, or the UK Government Analysis Function's
+        accessible data-visualisation colours (its blues for numbers), handed
+        out so that neighbouring fills contrast as much as the palette
+        allows (3:1 where it can; the legend's note says when it cannot).
     labels : {"name", "code", "none"}
         Area labels: names inside areas where they fit, numbers with a key
         where they do not.
@@ -117,10 +123,13 @@ def plot(
         that do not fit a hex are shortened (BLMK, BNSSG...) and listed in a
         key. No overlay, scale or London inset.
     size : (float, float) or str, optional
-        Figure size: inches, or "20x15cm", "297x210mm", "1600x1200px".
-        Pixels are pixels at ``dpi``; when they make less than 8 x 5.5
-        inches, the map is laid out at that size with a lower dpi, so its
-        title, legend and key still fit in the pixels asked for.
+        Figure size: inches, or "20x15cm", "297x210mm", "1600x1200px", or
+        a name ("a4-text", "slide", "a4", "a4-landscape"). Pixels are
+        pixels at ``dpi``; when they make less than 8 x 5.5 inches, the map
+        is laid out at that size with a lower dpi, so its title, legend and
+        key still fit in the pixels asked for. Default: 10 in wide, as tall
+        as the map needs; a group's or footprints' map takes the area's
+        shape (a narrower, portrait page for a tall area).
     dpi : float
         Dots per inch the map is laid out for; save at the same dpi
         (``fig.savefig(path, dpi=fig.dpi)``, or matplotlib's default).
@@ -156,7 +165,8 @@ def plot(
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
                          aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         labels=labels, title=title, shape=shape, facet=facet, facet_vintages=facet_vintages)
+                         palette=palette, labels=labels, title=title, shape=shape, facet=facet,
+                         facet_vintages=facet_vintages)
     return map_figure(options, size=size, dpi=dpi, inset=inset)
 
 

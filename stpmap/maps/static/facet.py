@@ -87,7 +87,7 @@ def prepare_facets(options, tolerance: float = 0.0) -> Facets:
         titles.append(title)
     measure = _measure(options, panels)
     legend = share_colours(panels, scheme=options.scheme, k=options.k, bins=options.bins, ramp=options.ramp,
-                           title=measure, distance=max(50.0, tolerance))
+                           title=measure, distance=max(50.0, tolerance), palette=options.palette)
     messages = list(dict.fromkeys(m for md in panels if md.joined is not None for m in md.joined.messages))
     for m in messages:
         warnings.warn(m, UserWarning, stacklevel=3)

@@ -11,7 +11,7 @@ from matplotlib.legend_handler import HandlerBase
 from matplotlib.patches import Patch, Rectangle
 
 from stpmap.maps import colours as _colours
-from stpmap.maps.static.figure import draw_lines, draw_polygons
+from stpmap.maps.static.figure import LEGEND_SHARE, draw_lines, draw_polygons
 
 LONDON_CODES_PREFIX = "E12000007"  # ONS region code of London
 
@@ -61,9 +61,16 @@ def _identity_handles(md, label_chars: int) -> list:
     return out
 
 
+def _size_in(page, ax) -> tuple[float, float]:
+    """Width and height of ``ax`` in inches."""
+    pos = ax.get_position(original=True)
+    return pos.width * page.w_in, pos.height * page.h_in
+
+
 def figures_list(page, md, key_ax, y: float) -> float:
-    """The figures mapped, area by area (highest first), under the legend
-    when the map shows numbers for a few areas; returns the height below it."""
+    """The figures mapped, area by area (highest first), in ``key_ax`` from
+    height ``y`` down, when the map shows numbers for a few areas; returns
+    the height below it."""
     import pandas as pd
 
     from stpmap.maps.alttext import number
@@ -73,10 +80,11 @@ def figures_list(page, md, key_ax, y: float) -> float:
         return y
     values = pd.to_numeric(gdf["value"], errors="coerce")
     rows = gdf.assign(_v=values).sort_values("_v", ascending=False, kind="stable")
-    step = 7.0 * 1.45 / 72 / ((page.top - page.bottom) * page.h_in)
+    w_in, h_in = _size_in(page, key_ax)
+    step = 7.0 * 1.45 / 72 / h_in
     if y - step * (len(rows) + 1.5) < 0:  # no room: the legend is enough
         return y
-    chars = max(14, int((0.98 - (0.02 + page.map_w + 0.015)) * page.w_in * 72 / (7.0 * 0.55)) - 12)
+    chars = max(14, int(w_in * 72 / (7.0 * 0.55)) - 12)
     key_ax.text(0.0, y, "Figures", fontsize=8.5, fontweight="bold", va="top", family=page.font, color=_colours.TEXT,
                 transform=key_ax.transAxes)
     y -= step * 1.4
@@ -92,18 +100,35 @@ def figures_list(page, md, key_ax, y: float) -> float:
 
 
 def legend_panel(page, md, figures: bool = True):
-    """The side panel: the legend and its note, top left, then (with
-    ``figures``) the figures mapped when there are few areas. Returns the
-    panel's axes and the height (axes fraction) below which the key can go."""
-    kx = 0.02 + page.map_w + 0.015
-    span = page.top - page.bottom
-    key_ax = page.fig.add_axes((kx, page.bottom, 0.98 - kx, span))
-    key_ax.set_axis_off()
-    note_chars = max(20, int((0.98 - kx) * page.w_in * 72 / (6.5 * 0.52)))
+    """The panel (``page.panel_box``): the legend and its note, top left,
+    then (with ``figures``) the figures mapped when there are few areas. A
+    panel below the map has two halves: the legend on the left, the figures
+    (or the key to numbers) on the right. Returns the axes for the key and
+    the height (axes fraction) below which it can go."""
+    x, y0, w, h = page.panel_box
+    if page.panel == "below":
+        legend_ax = page.fig.add_axes((x, y0, w * LEGEND_SHARE, h))
+        key_ax = page.fig.add_axes((x + w * (LEGEND_SHARE + 0.03), y0, w * (0.97 - LEGEND_SHARE), h))
+    else:
+        legend_ax = key_ax = page.fig.add_axes((x, y0, w, h))
+    for a in {legend_ax, key_ax}:
+        a.set_axis_off()
+    y = _legend(page, md, legend_ax)
+    if key_ax is not legend_ax:
+        y = 1.0
+    if figures:
+        y = figures_list(page, md, key_ax, y)
+    return key_ax, y
+
+
+def _legend(page, md, key_ax) -> float:
+    """The legend and its note in ``key_ax``, from its top; returns the height below them."""
+    w_in, h_in = _size_in(page, key_ax)
+    note_chars = max(20, int(w_in * 72 / (6.5 * 0.52)))
     y = 1.0
     handles = []
     lg = md.legend
-    label_chars = max(16, int((0.98 - kx) * page.w_in * 72 / (7.5 * 0.55)) - 5)
+    label_chars = max(16, int(w_in * 72 / (7.5 * 0.55)) - 5)
     if lg.kind in ("categories", "classes"):
         handles = [_Swatch(lg.swatches.get(l, [c]), label=textwrap.fill(str(l), label_chars)) for l, c in lg.entries]
     handles = handles or _identity_handles(md, label_chars)
@@ -121,15 +146,13 @@ def legend_panel(page, md, figures: bool = True):
         leg.get_title().set_family(page.font)
         key_ax.add_artist(leg)
         bb = leg.get_window_extent(page.renderer).transformed(key_ax.transAxes.inverted())
-        y = bb.y0 - 0.12 / span / page.h_in  # 0.12 in below the legend
+        y = bb.y0 - 0.12 / h_in  # 0.12 in below the legend
     if lg.note:
         t = key_ax.text(0.0, y, textwrap.fill(lg.note, note_chars), fontsize=6.3, color=_colours.NHS["NHS Dark Grey"],
                         va="top", family=page.font, transform=key_ax.transAxes)
         bb = t.get_window_extent(page.renderer).transformed(key_ax.transAxes.inverted())
-        y = bb.y0 - 0.2 / span / page.h_in
-    if figures:
-        y = figures_list(page, md, key_ax, y)
-    return key_ax, y
+        y = bb.y0 - 0.2 / h_in
+    return y
 
 
 # --------------------------------------------------------------- scale bar
