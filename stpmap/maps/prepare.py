@@ -212,12 +212,35 @@ _NO_K = ("box_plot", "headtail_breaks", "std_mean", "percentiles", "max_p")
 _INITIAL = {"natural_breaks": 10, "max_p": 1000}
 
 
+def _mapclassify():
+    """mapclassify, imported without numba.
+
+    With numba installed (the postcode reader uses it) mapclassify compiles
+    its Fisher-Jenks kernel eagerly at import: 2.5 s of CPU in every process
+    that shades a map, for a few hundred values that need no compiled code.
+    A ``None`` in ``sys.modules`` makes its ``from numba import njit`` fail,
+    and mapclassify then keeps its pure-Python kernel."""
+    import sys
+
+    if "mapclassify" in sys.modules:
+        return sys.modules["mapclassify"]
+    had, numba = "numba" in sys.modules, sys.modules.get("numba")
+    sys.modules["numba"] = None
+    try:
+        import mapclassify
+    finally:
+        if had:
+            sys.modules["numba"] = numba
+        else:
+            del sys.modules["numba"]
+    return mapclassify
+
+
 def classify(values: pd.Series, scheme: str, k: int, bins=None, ramp: str = _colours.DEFAULT_RAMP):
     """Fills and legend entries for numeric values (NaN = missing), classed
     by ``mapclassify.classify`` with ``scheme`` (a name of
     :data:`stpmap.maps.options.SCHEMES`)."""
-    import mapclassify
-
+    mapclassify = _mapclassify()
     v = values.astype(float)
     ok = v.notna().to_numpy()
     y = v[ok].to_numpy()
@@ -504,8 +527,10 @@ def share_colours(panels: list, *, scheme=None, k: int = 5, bins=None, ramp: str
     else:
         labels = sorted({v for md in panels for v in md.gdf["value"] if v is not None and v == v}, key=str)
         # one colour per category on every map: the palette's colours in order, tints for neighbours
-        base = (_colours.category_colours(labels) if palette == "nhs" else
-                {c: list(_colours.ANALYSIS_FUNCTION.values())[i % 6] for i, c in enumerate(labels)})
+        base = _colours.category_colours(labels)
+        if palette != "nhs":  # each category's colour as the palette chose it on the first map that has it
+            chosen = {label: c for md in reversed(panels) for label, c in md.legend.entries}
+            base = {label: chosen.get(label, base[label]) for label in labels}
         swatches: dict = {}
         for md in panels:
             neighbours = _colours.adjacency(md.gdf.geometry.values, distance=distance)

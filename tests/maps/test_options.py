@@ -181,3 +181,21 @@ def test_every_scheme_classes_a_map_of_44_areas_and_ends():
     rows = [line.split() for line in out.stdout.splitlines()]
     assert [r[0] for r in rows] == ["jenks_caspall_sampled", "fisher_jenks_sampled", "jenks_caspall", "max_p"]
     assert all(int(r[1]) >= 2 and int(r[2]) == 44 for r in rows), rows
+
+
+def test_shading_a_map_does_not_compile_numba_kernels():
+    """mapclassify compiles a numba kernel at import when numba is there (it
+    is: the postcode reader uses it), 2.5 s of CPU for every shaded map; it
+    is imported with numba hidden, and numba stays usable afterwards."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, pandas as pd\n"
+            "import numba\n"
+            "from stpmap.maps.prepare import classify\n"
+            "classify(pd.Series(np.arange(44.0)), 'fisher_jenks', 5)\n"
+            "import mapclassify.classifiers as c\n"
+            "print(type(c._fisher_jenks_means).__module__.split('.')[0], sys.modules['numba'] is numba)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["builtins", "True"]
