@@ -135,3 +135,25 @@ def cli():
         return result
 
     return _run
+
+
+# ------------------------------------------------------------ browser
+
+#: Debian's Chromium, which the browser tests drive (``.ci/run`` installs it).
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright, one per test module
+    (Playwright's sync API must not outlive the modules' own event loops)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian's Chromium is needed at {CHROMIUM} (apt-get install chromium; .ci/run installs it).",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()

@@ -17,7 +17,6 @@ from stpmap.maps import changes as _changes
 
 PAIRS = [(2017, 2018), (2018, 2019), (2019, 2020), (2020, 2021), (2021, 2022)]
 VALID = "2017, 2018, 2019, 2020, 2021, 2022"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -234,21 +233,6 @@ def _point(page, lat, lng):
         const r = document.querySelector('.folium-map').getBoundingClientRect();
         return [p.x + r.left, p.y + r.top];
     }""", [lat, lng])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is needed at {CHROMIUM} (apt-get install chromium).", pytrace=False)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.mark.browser

@@ -396,21 +396,6 @@ def test_report_with_hex_map(atlas_cache, cli, tmp_path):
 # ------------------------------------------------------------ in a browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-
-    if not Path("/usr/bin/chromium").exists():
-        pytest.fail("Debian's Chromium is needed at /usr/bin/chromium (apt-get install chromium).", pytrace=False)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
-
-
 @pytest.mark.browser
 def test_hex_html_in_a_browser(atlas_cache, browser, tmp_path):
     from stpmap.maps.html import explore, save
