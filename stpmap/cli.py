@@ -696,7 +696,7 @@ def _report_file(path, messages):
 @click.option("--offline", is_flag=True, default=False, help="HTML: one self-contained file (Leaflet inlined, no basemap) that opens with no network.")
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
 @click.option("--size", default=None, metavar="WxH",
-              help="Static size: inches (10x9, the default), 20x15cm, 297x210mm, 1600x1200px, or a name: a4-text (16 cm wide), slide (13.33x7.5 in), a4, a4-landscape.")
+              help="Static size (default: 10 in wide, as tall as the map needs; a group takes its area's shape): inches (10x9), 20x15cm, 297x210mm, 1600x1200px, or a name: a4-text (16 cm wide), slide (13.33x7.5 in), a4, a4-landscape.")
 @click.option("--output", "-o", type=click.Path(), default=None, help="File to write (default: maps/<what>.<format>). With --recipe: the folder.")
 @click.option("--recipe", default=None, metavar="NAME", help="Render recipe(s): a name, 'all' (the standard set, and ./maps/*.toml), or a .toml file.")
 @click.option("--alt-text", "alt_text", is_flag=True, default=False,

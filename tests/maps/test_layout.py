@@ -114,3 +114,24 @@ def test_a_long_title_is_made_to_fit(atlas_cache):
     renderer = fig.canvas.get_renderer()
     title = next(t for t in fig.texts if t.get_text().startswith("NHS England North"))
     assert title.get_fontsize() < 15 and title.get_window_extent(renderer).x1 <= fig.bbox.x1
+
+
+@pytest.mark.parametrize("size", ["a4", "slide"])
+def test_key_names_keep_clear_of_the_next_column(atlas_cache, size):
+    """A two-column key: every name of the first column ends before the
+    second column's numbers begin (names are wrapped by their drawn width)."""
+    import stpmap
+
+    fig = stpmap.plot(size=size)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    key = [ax for ax in fig.axes if any(t.get_text() == "Key to numbers" for t in ax.texts)]
+    assert len(key) == 1
+    head = next(t for t in key[0].texts if t.get_text() == "Key to numbers").get_position()[1]
+    texts = [t for t in key[0].texts if t.get_position()[1] < head]  # the key, not the legend's note above it
+    right_numbers = [t for t in texts if t.get_position()[0] >= 0.5 and t.get_text().isdigit()]
+    left_names = [t for t in texts if t.get_position()[0] < 0.5 and not t.get_text().isdigit()]
+    assert right_numbers and left_names, "expected a key in two columns"
+    border = min(t.get_window_extent(renderer).x0 for t in right_numbers)
+    widest = max(t.get_window_extent(renderer).x1 for t in left_names)
+    assert widest < border, (widest, border)

@@ -296,6 +296,18 @@ def _draw_number(ax, n, x, y, cx, cy, fill, font):
             bbox=dict(boxstyle="circle,pad=0.18", fc="white", ec=_colours.NHS["NHS Dark Grey"], lw=0.5))
 
 
+def _wrap_px(text: str, max_px: float, fontsize: float, dpi: float, font: str) -> list[str]:
+    """``text`` broken into lines at spaces, each at most ``max_px`` wide as
+    drawn (a word longer than that stands on its own line)."""
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and text_width_px(f"{lines[-1]} {word}", fontsize, dpi, font) <= max_px:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def draw_key(key_ax, numbered, y_top, renderer, font: str, fontsize=None):
     """The key: '12  North Central London' (on a hex cartogram also 'BLMK  Bedfordshire, Luton and
     Milton Keynes'), wrapped, in one or two columns."""
@@ -306,19 +318,15 @@ def draw_key(key_ax, numbered, y_top, renderer, font: str, fontsize=None):
     words = any(isinstance(n, str) for n, _ in numbered)  # short labels of a hex cartogram, wider than numbers
     for _ in range(8):
         line_px = fs * fig.dpi / 72 * 1.28
-        char_px = fs * fig.dpi / 72 * 0.52
         # the keys' column: wide enough for the longest key (bold is about a tenth wider than regular)
         key_w = max(0.055, max(text_width_px(str(n), fs, fig.dpi, font) for n, _ in numbered) * 1.12 / bb.width
                     + 0.01) if words else 0.055
-        extra = int((key_w - 0.055) * bb.width / char_px) + (2 if words else 0)  # and a margin: names have capitals
-        width_chars = max(18, int(bb.width / char_px) - 4 - extra)
         cols = 1
-        wrapped = [textwrap.wrap(name, width_chars) or [""] for _, name in numbered]
+        wrapped = [_wrap_px(name, (1.0 - key_w - 0.04) * bb.width, fs, fig.dpi, font) for _, name in numbered]
         lines = sum(len(w) for w in wrapped)
         if lines * line_px > avail_h:
-            cols = 2
-            width_chars = max(14, max(18, int(bb.width / char_px) - 4) // 2 - 2 - extra)
-            wrapped = [textwrap.wrap(name, width_chars) or [""] for _, name in numbered]
+            cols = 2  # the second column starts at 0.5: each name keeps clear of the next column's numbers
+            wrapped = [_wrap_px(name, (0.5 - key_w - 0.05) * bb.width, fs, fig.dpi, font) for _, name in numbered]
             lines = sum(len(w) for w in wrapped)
             if lines * line_px / 2 > avail_h * 0.97 and fs > 4.6:
                 fs -= 0.4
