@@ -457,6 +457,7 @@ def explore(
     value: str | None = None,
     aggregate: str | None = None,
     data_encoding: str | None = None,
+    data_vintage=None,
     scheme: str | None = None,
     k: int = 5,
     bins=None,
@@ -480,7 +481,7 @@ def explore(
 
     Parameters
     ----------
-    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, scheme, k, bins, ramp, palette, title, groups_file, shape
+    vintage, group, footprint, layer, overlay, colour_by, data, join_on, value, aggregate, data_encoding, data_vintage, scheme, k, bins, ramp, palette, title, groups_file, shape
         As for :func:`stpmap.plot`. A hex cartogram (``shape="hex"``) has
         no basemap and no scale; each hex shows its name, or its short
         label where the name does not fit.
@@ -511,7 +512,8 @@ def explore(
     """
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
-                         aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
+                         aggregate=aggregate, data_encoding=data_encoding, data_vintage=data_vintage, scheme=scheme,
+                         k=k, bins=bins, ramp=ramp,
                          palette=palette, title=title, shape=shape)
     return folium_map(options, offline=offline, tiles=tiles, tolerance=tolerance, height=height)
 

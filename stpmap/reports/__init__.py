@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stpmap.errors import ChoiceError, InputError
-from stpmap.maps import colours as _colours
 from stpmap.maps.options import MapOptions, select
 from stpmap.maps.words import as_of, layer_words
 
@@ -136,9 +135,10 @@ def _writer(fmt: str):
 
 def report(output, vintage=None, group=None, *, footprint=None, layer: str = "stp", overlay: str | None = None,
            colour_by: str | None = None, data=None, join_on: str | None = None, value: str | None = None,
-           aggregate: str | None = None, data_encoding: str | None = None, scheme: str | None = None, k: int = 5,
-           bins=None, ramp: str = _colours.DEFAULT_RAMP, labels: str = "name", title: str | None = None,
-           groups_file=None, per_footprint: bool = False, dpi: float = DPI, facet=None, facet_vintages=None) -> Path:
+           aggregate: str | None = None, data_encoding: str | None = None, data_vintage=None,
+           scheme: str | None = None, k: int = 5, bins=None, ramp: str | None = None, palette: str | None = None,
+           labels: str = "name", title: str | None = None, groups_file=None, shape: str = "map",
+           per_footprint: bool = False, dpi: float = DPI, facet=None, facet_vintages=None) -> Path:
     """Write a Word (.docx) or PowerPoint (.pptx) report of a map.
 
     The options are :func:`stpmap.plot`'s. The report holds a title, the
@@ -156,6 +156,7 @@ def report(output, vintage=None, group=None, *, footprint=None, layer: str = "st
     """
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
-                         aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
-                         labels=labels, title=title, facet=facet, facet_vintages=facet_vintages)
+                         aggregate=aggregate, data_encoding=data_encoding, data_vintage=data_vintage, scheme=scheme,
+                         k=k, bins=bins, ramp=ramp, palette=palette, labels=labels, title=title, shape=shape,
+                         facet=facet, facet_vintages=facet_vintages)
     return write_report(output, options, per_footprint=per_footprint, title=title, dpi=dpi)

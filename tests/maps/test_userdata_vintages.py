@@ -230,3 +230,25 @@ def test_names_on_the_command_line(atlas_cache, named, tmp_path, cli):
     bad.write_text("Footprint,beds\nCamb and Pete,2\nBNSSG,3\n", encoding="utf-8")
     r = cli("map", "--data", str(bad), "--format", "html", "-o", str(tmp_path / "bad.html"), code=2)
     assert "did you mean 'Cambridgeshire and Peterborough'?" in r.output and not (tmp_path / "bad.html").exists()
+
+
+def test_plot_explore_and_report_take_the_data_vintage(people18, tmp_path):
+    """The public verbs pass ``data_vintage`` on: a wrong one is the same
+    error as on the command line; the right one maps through the crosswalk."""
+    import docx
+
+    import stpmap
+
+    with pytest.raises(InputError, match="--data-vintage 2017"):
+        stpmap.plot(data=people18, data_vintage=2017)
+    with pytest.raises(InputError, match="--data-vintage 2017"):
+        stpmap.explore(data=people18, data_vintage=2017)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = stpmap.plot(data=people18, data_vintage=2018, vintage=2022, aggregate="sum")
+        out = stpmap.report(tmp_path / "r.docx", data=people18, data_vintage=2018, vintage=2022, aggregate="sum",
+                            shape="hex", palette="analysis-function")
+    assert "carried to July 2022 Integrated Care Boards" in fig.alt_text
+    doc = docx.Document(str(out))
+    described = [el.get("descr") for el in doc.element.body.iter() if el.tag.endswith("}docPr")]
+    assert any(d and d.startswith("Hex cartogram") and "carried to July 2022" in d for d in described), described

@@ -53,6 +53,7 @@ def plot(
     value: str | None = None,
     aggregate: str | None = None,
     data_encoding: str | None = None,
+    data_vintage=None,
     scheme: str | None = None,
     k: int = 5,
     bins=None,
@@ -97,6 +98,13 @@ def plot(
     data_encoding : str, optional
         Encoding of a CSV ``data`` file, e.g. "cp1252" (default: UTF-8,
         with or without a byte-order mark).
+    data_vintage : int, optional
+        The vintage of the codes or names in ``data`` (default: found from
+        them; an error asks for it when they fit several vintages that
+        differ). Without ``vintage`` the map is drawn on the data's own
+        vintage; with it, the figures are carried to ``vintage``'s
+        footprints by population share (``aggregate`` says sum or mean)
+        and the map says so.
     scheme : str, default "quantiles"
         mapclassify scheme for numbers: quantiles, natural_breaks,
         equal_interval, fisher_jenks, headtail_breaks, prettybreaks,
@@ -164,7 +172,8 @@ def plot(
     """
     options = MapOptions(vintage=vintage, group=group, footprint=footprint, groups_file=groups_file, layer=layer,
                          overlay=overlay, colour_by=colour_by, data=data, join_on=join_on, value=value,
-                         aggregate=aggregate, data_encoding=data_encoding, scheme=scheme, k=k, bins=bins, ramp=ramp,
+                         aggregate=aggregate, data_encoding=data_encoding, data_vintage=data_vintage, scheme=scheme,
+                         k=k, bins=bins, ramp=ramp,
                          palette=palette, labels=labels, title=title, shape=shape, facet=facet,
                          facet_vintages=facet_vintages)
     return map_figure(options, size=size, dpi=dpi, inset=inset)
