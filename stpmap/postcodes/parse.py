@@ -34,7 +34,10 @@ OUTWARD_SPACE = 37 ** 4
 INWARD_SPACE = 10 * 26 * 26
 
 _SHAPE = re.compile(r"(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR|NPT)[0-9][A-Z]{2}")
-_SPACE = re.compile(r"\s+")
+#: White space in postcode text, the same for one postcode as for millions: what
+#: RE2's ``[\s\p{Z}]`` (the bulk path, in pyarrow) removes, written out for
+#: Python's re, whose own ``\s`` would also take \v, \x1c-\x1f and \x85.
+_SPACE = re.compile("[\t\n\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _ORD = {ch: i for i, ch in enumerate(ALPHABET)}
 
 #: NHS pseudo-postcodes (NHS Data Dictionary) and what each stands for.

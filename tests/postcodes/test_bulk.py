@@ -199,3 +199,14 @@ def test_both_ways_give_the_same_frame_and_file_columns(idx, monkeypatch):
     a, b = _lookup.answers(values, 2017, compiled=True), _lookup.answers(values, 2017)
     for x, y in zip(kernel.result_arrays(a), kernel.result_arrays(b)):
         assert x.equals(y) and x.type == y.type
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_one_postcode_and_millions_read_white_space_alike(idx, space):
+    """The single lookup and the bulk paths take out the same white space, so
+    one text gets one answer however it is looked up (\\v, \\x85 and the
+    separators \\x1c-\\x1f are not white space to either)."""
+    texts = [f"ng1{space}5dt", f"{space}SW1A 1AA{space}", f"N{space}G1 5DT"]
+    one = [_lookup.lookup(t)["status"] for t in texts]
+    assert list(_lookup.lookup_many(texts)["status"].astype(str)) == one
+    assert P.compact(texts[0]) == (WHITE.sub("", texts[0])).upper()
