@@ -70,7 +70,7 @@ class CrosswalkWarning(UserWarning):
 def read_data(path, *, encoding=None, sheet=None, encoding_option: str = "--encoding") -> pd.DataFrame:
     """A CSV (UTF-8 unless ``encoding`` says otherwise), XLSX or Parquet file
     as a DataFrame: CSV and XLSX cells as text, empty cells missing."""
-    from stpmap.maps.userdata import read_table
+    from stpmap.files.read import read_table
 
     path = Path(path)
     if not path.is_file():

@@ -511,3 +511,29 @@ def open_figures(path, *, encoding=None, sheet=None, encoding_option: str = "--e
     sniff = fmt.kind == "csv" and not fmt.suffix.startswith(".tsv")
     return open_input(path, encoding=encoding, sheet=sheet, fmt=fmt, encoding_option=encoding_option,
                       skip_comments=True, sniff_delimiter=sniff)
+
+
+def read_table(path, sheet=None, *, encoding=None, encoding_option: str = "--encoding"):
+    """Read a CSV (leading ``#`` comment lines skipped, as in stpmap's own CSV
+    output; the delimiter taken from the header line) or an XLSX workbook as
+    text columns, empty cells missing.
+
+    Text is UTF-8 (with or without BOM) unless ``encoding`` says otherwise
+    (e.g. "cp1252"); ``encoding_option`` is how the error for a file that does
+    not decode names the way to give it (the CLI flag). Raises
+    :class:`InputError` naming the file and the problem.
+    """
+    import pyarrow.compute as pc
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Data file {path} does not exist. Give the path of a CSV or XLSX file.")
+    source = open_figures(path, encoding=encoding, sheet=sheet, encoding_option=encoding_option)
+    table = pa.concat_tables([source.schema.empty_table(), *source.tables(1 << 20)])
+    missing = pa.scalar(None, pa.string())
+    columns = [pc.if_else(pc.equal(c, ""), missing, c) for c in table.columns]  # empty cells are missing
+    df = pa.Table.from_arrays(columns, names=table.column_names).to_pandas()
+    if df.empty or len(df.columns) == 0:
+        raise InputError(f"Data file {path} has no rows. It needs a header row and one row per area.")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df

@@ -71,6 +71,7 @@ from stpmap.data import atlas as _atlas
 from stpmap.data.names import normalise, normalise_ccg
 from stpmap.data.registry import registry
 from stpmap.errors import ChoiceError, InputError
+from stpmap.files.read import read_table
 from stpmap.maps.words import as_of, layer_words
 
 AGGREGATES = ("sum", "mean")
@@ -200,38 +201,6 @@ class Joined:
         else:
             agg = f", {self.aggregate} of {LEVEL_WORDS[self.level]}s" if self.aggregate else ""
         return f"{self.value_column!r} from {self.source} by {self.matched_by}{agg}"
-
-
-# ------------------------------------------------------------------ reading
-
-
-def read_table(path, sheet=None, *, encoding=None, encoding_option: str = "--encoding") -> pd.DataFrame:
-    """Read a CSV (leading ``#`` comment lines skipped, as in stpmap's own CSV
-    output; the delimiter taken from the header line) or an XLSX workbook as
-    text columns, empty cells missing.
-
-    Text is UTF-8 (with or without BOM) unless ``encoding`` says otherwise
-    (e.g. "cp1252"); ``encoding_option`` is how the error for a file that does
-    not decode names the way to give it (the CLI flag). Raises
-    :class:`InputError` naming the file and the problem.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from stpmap.files import read as _read
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"Data file {path} does not exist. Give the path of a CSV or XLSX file.")
-    source = _read.open_figures(path, encoding=encoding, sheet=sheet, encoding_option=encoding_option)
-    table = pa.concat_tables([source.schema.empty_table(), *source.tables(1 << 20)])
-    missing = pa.scalar(None, pa.string())
-    columns = [pc.if_else(pc.equal(c, ""), missing, c) for c in table.columns]  # empty cells are missing
-    df = pa.Table.from_arrays(columns, names=table.column_names).to_pandas()
-    if df.empty or len(df.columns) == 0:
-        raise InputError(f"Data file {path} has no rows. It needs a header row and one row per area.")
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
 
 
 # ---------------------------------------------------------------- the keys

@@ -17,7 +17,7 @@ from stpmap.errors import ChoiceError, InputError
 from stpmap.files import kernel
 from stpmap.files.lookup_file import lookup_file
 from stpmap.files.read import open_figures, open_input, rebatch
-from stpmap.maps.userdata import read_table
+from stpmap.files.read import read_table
 
 # every status: ok, invalid, pseudo, outside_england, not_found and no_coordinates (found below)
 POSTCODES = ["NG1 5DT", "ng15dt", "", "ZZ99 3VZ", "EH1 1YZ", "not a postcode", "LS1 4AP", "cf10 1ep", "NG1 9ZZ"]

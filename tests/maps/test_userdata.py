@@ -7,7 +7,8 @@ import pytest
 
 from stpmap.data import atlas as _atlas
 from stpmap.errors import ChoiceError, InputError
-from stpmap.maps.userdata import join, read_table
+from stpmap.files.read import read_table
+from stpmap.maps.userdata import join
 
 
 @pytest.fixture(scope="module")
