@@ -58,6 +58,7 @@ that are not numbers and footprints left incomplete are all listed in
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -693,9 +694,20 @@ def _data_frame(data, sheet, encoding) -> tuple[pd.DataFrame, str]:
         df = data.copy()
         df.columns = [str(c).strip() for c in df.columns]
         return df, "the data"
+    path = Path(data)
+    try:
+        st = path.stat()
+    except OSError:  # read_table says what is wrong with the path
+        return _read_file(str(path), None, sheet, encoding).copy(), path.name
+    # a map reads its file twice (its vintage is found before the join): read once, while the file is unchanged
+    return _read_file(str(path.resolve()), (st.st_ino, st.st_size, st.st_mtime_ns), sheet, encoding).copy(), path.name
+
+
+@functools.lru_cache(maxsize=8)
+def _read_file(path: str, identity, sheet, encoding) -> pd.DataFrame:
     # only what was given is passed on, so the reader's own defaults apply otherwise
     given = {name: v for name, v in (("sheet", sheet), ("encoding", encoding)) if v is not None}
-    return read_table(data, **given, encoding_option="--data-encoding"), Path(data).name
+    return read_table(path, **given, encoding_option="--data-encoding")
 
 
 def _matched_rows(df: pd.DataFrame, out: Joined, table: dict, kind: str, numbers: pd.Series) -> pd.DataFrame:

@@ -252,3 +252,26 @@ def test_plot_explore_and_report_take_the_data_vintage(people18, tmp_path):
     doc = docx.Document(str(out))
     described = [el.get("descr") for el in doc.element.body.iter() if el.tag.endswith("}docPr")]
     assert any(d and d.startswith("Hex cartogram") and "carried to July 2022" in d for d in described), described
+
+
+def test_a_data_file_is_read_once_a_map_and_again_when_it_changes(every_atlas, tmp_path, monkeypatch):
+    """Its vintage is found before the join: both use one reading, while the
+    file is unchanged; an edited file is read afresh (never a stale answer)."""
+    import os
+
+    import stpmap
+    from stpmap.maps import userdata as U
+
+    calls = []
+    real = U.read_table
+    monkeypatch.setattr(U, "read_table", lambda *a, **k: calls.append(a) or real(*a, **k))
+    f = tmp_path / "beds.csv"
+    f.write_text("code,beds\nE54000049,5\nE54000044,3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = stpmap.plot(data=f, value="beds")
+        assert len(calls) == 1 and "April 2018" in first.alt_text and "from 3 to 5" in first.alt_text
+        f.write_text("code,beds\nE54000049,7\nE54000044,3\n")
+        os.utime(f, ns=(1, 1))  # an edit within the same clock tick is still seen: size or time differ
+        second = stpmap.plot(data=f, value="beds")
+    assert len(calls) == 2 and "from 3 to 7" in second.alt_text
