@@ -163,22 +163,28 @@ def test_a_damaged_geometry_file_is_recomputed_not_trusted(atlas_cache):
     assert list(again["code"]) == list(first["code"])
 
 
-def test_every_scheme_classes_a_map_of_44_areas_and_ends():
-    """mapclassify's sampled schemes take 10 % of the values by default: 4 of
-    44 footprints, fewer than the classes, and jenks_caspall_sampled then
-    loops for ever. Run in a child process so a hang fails, not stalls."""
+def _in_a_child(code: str) -> list[str]:
+    """The lines ``code`` prints, run by a new Python (a fresh import state,
+    and a hang fails at the timeout instead of stalling the suite)."""
     import subprocess
     import sys
 
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_every_scheme_classes_a_map_of_44_areas_and_ends():
+    """mapclassify's sampled schemes take 10 % of the values by default: 4 of
+    44 footprints, fewer than the classes, and jenks_caspall_sampled then
+    loops for ever."""
     code = ("import numpy as np, pandas as pd\n"
             "from stpmap.maps.prepare import classify\n"
             "y = pd.Series(np.random.default_rng(1).lognormal(13, 0.4, 44))\n"
             "for s in ('jenks_caspall_sampled', 'fisher_jenks_sampled', 'jenks_caspall', 'max_p'):\n"
             "    fills, entries = classify(y, s, 5)\n"
             "    print(s, len(entries), sum(int(e[0].rsplit('(', 1)[1].rstrip(')')) for e in entries))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    rows = [line.split() for line in out.stdout.splitlines()]
+    rows = [line.split() for line in _in_a_child(code)]
     assert [r[0] for r in rows] == ["jenks_caspall_sampled", "fisher_jenks_sampled", "jenks_caspall", "max_p"]
     assert all(int(r[1]) >= 2 and int(r[2]) == 44 for r in rows), rows
 
@@ -187,15 +193,10 @@ def test_shading_a_map_does_not_compile_numba_kernels():
     """mapclassify compiles a numba kernel at import when numba is there (it
     is: the postcode reader uses it), 2.5 s of CPU for every shaded map; it
     is imported with numba hidden, and numba stays usable afterwards."""
-    import subprocess
-    import sys
-
     code = ("import sys, numpy as np, pandas as pd\n"
             "import numba\n"
             "from stpmap.maps.prepare import classify\n"
             "classify(pd.Series(np.arange(44.0)), 'fisher_jenks', 5)\n"
             "import mapclassify.classifiers as c\n"
             "print(type(c._fisher_jenks_means).__module__.split('.')[0], sys.modules['numba'] is numba)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["builtins", "True"]
+    assert _in_a_child(code) == ["builtins True"]
