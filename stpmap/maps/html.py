@@ -283,8 +283,7 @@ def render(md, offline: bool = False, tiles=None, height=None):
 
     b = md.gdf.to_crs(4326).total_bounds
     centre = [(b[1] + b[3]) / 2, (b[0] + b[2]) / 2]
-    hexes = md.shape == "hex"  # a hex cartogram: no basemap or scale, since its hexes are not where the areas are
-    m = folium.Map(location=centre, zoom_start=6, tiles=None, control_scale=not hexes, zoom_snap=0.25,
+    m = folium.Map(location=centre, zoom_start=6, tiles=None, control_scale=md.to_scale, zoom_snap=0.25,
                    height=height or "100%")
     tile_layers = _page_assets(m, md, offline, tiles)
     layers = _layer_specs(md, offline)
@@ -306,7 +305,7 @@ def render(md, offline: bool = False, tiles=None, height=None):
         def render(self, **kwargs):
             script = (f"stpmapBuild({self._parent.get_name()}, {data_js}, [{tiles_js}]);"
                       + _describe_script(self._parent.get_name(), md.title)
-                      + (_hex_labels_script(self._parent.get_name(), md) if hexes and md.labels != "none" else ""))
+                      + (_hex_labels_script(self._parent.get_name(), md) if not md.to_scale and md.labels != "none" else ""))
             self.get_root().script.add_child(_element(script), name=self.get_name())
 
     m.add_child(_Layers())
@@ -335,7 +334,7 @@ def _page_assets(m, md, offline: bool, tiles) -> list:
     else:
         m.default_js = [("leaflet", f"{LEAFLET_CDN}/leaflet.js")]
         m.default_css = [("leaflet_css", f"{LEAFLET_CDN}/leaflet.css")]
-        for i, (label, name) in enumerate((tiles or BASEMAPS) if md.shape != "hex" else ()):
+        for i, (label, name) in enumerate((tiles or BASEMAPS) if md.to_scale else ()):
             t = folium.TileLayer(name, name=label, show=(i == 0), control=False)
             t.add_to(m)
             tile_layers.append((label, t))

@@ -183,6 +183,13 @@ class MapData:
     def bounds(self):
         return self.gdf.total_bounds
 
+    @property
+    def to_scale(self) -> bool:
+        """Whether areas are drawn where they are, so that a scale bar, a
+        London inset and a basemap mean something: not on a hex cartogram,
+        whose hexes are all one size and only roughly placed."""
+        return self.shape != "hex"
+
 
 # ------------------------------------------------------------ preparing
 

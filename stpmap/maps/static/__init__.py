@@ -254,7 +254,7 @@ def _render(md, size, dpi, inset, key_fontsize):
     page = _figure.new_page(md, size, dpi, _font())
     _figure.draw_areas(page, md)
     london, scale_box = None, None
-    if md.shape != "hex":  # a hex cartogram has no scale, and London's hexes are as big as any
+    if md.to_scale:  # a hex cartogram has no scale, and London's hexes are as big as any
         london = _furniture.london_inset(page, md, inset)
         scale_box = _furniture.scale_bar(page.ax, md.gdf.geometry.values, font=page.font,
                                          avoid=[shapely.box(*london.box)] if london is not None else [])

@@ -371,13 +371,12 @@ def _draw_maps(page, facets: Facets, grid: _Grid, inset) -> list:
             t.set_fontsize(max(7.0, 10 / wide))
         p = dataclasses.replace(page, ax=ax, side=False)
         _figure.draw_areas(p, md)
-        hexes = md.shape == "hex"  # a hex cartogram has no scale, and London's hexes are as big as any
-        drawn = _Drawn(p, None if hexes else _furniture.london_inset(p, md, inset))
+        drawn = _Drawn(p, _furniture.london_inset(p, md, inset) if md.to_scale else None)
         if drawn.london is not None:  # its name inside its frame: above it, it would run into the map's title
             drawn.london.ax.set_title("London", loc="left", fontsize=6.5, fontweight="bold", family=page.font,
                                       x=0.03, y=1.0, pad=-8, color=_colours.TEXT,
                                       bbox=dict(fc="white", ec="none", alpha=0.85, pad=1.0))
-        if i == len(facets.panels) - 1 and grid.map_w >= 2.2 and not hexes:  # one scale bar: one scale for all
+        if i == len(facets.panels) - 1 and grid.map_w >= 2.2 and md.to_scale:  # one scale bar: one scale for all
             import shapely
 
             avoid = [shapely.box(*drawn.london.box)] if drawn.london is not None else []
