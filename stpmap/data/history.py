@@ -97,7 +97,7 @@ def _successor(links: pd.DataFrame, side: str, code: str) -> str:
     return mine.sort_values(["population", f"{other}_code"], ascending=[False, True])[f"{other}_code"].iloc[0]
 
 
-def _main_links(links: pd.DataFrame) -> tuple[dict, dict]:
+def main_links(links: pd.DataFrame) -> tuple[dict, dict]:
     """For every from-area the to-area that took most of its people, and for
     every to-area the from-area that gave most of its people."""
     ranked = links.sort_values(["population", "from_code", "to_code"], ascending=[False, True, True])
@@ -128,7 +128,7 @@ def _sentence(parts: list[str]) -> str:
 
 def change(t: pd.DataFrame, a: str, b: str) -> dict:
     """What changed from footprint ``a`` (earlier vintage) to ``b`` (next)."""
-    forward, backward = _main_links(t)
+    forward, backward = main_links(t)
     into_b = t[(t["to_code"] == b) & (t["from_code"] != a)]
     out_of_a = t[(t["from_code"] == a) & (t["to_code"] != b)]
     merged = into_b[into_b["from_code"].map(forward) == b]

@@ -101,9 +101,9 @@ def _links(t: pd.DataFrame):
     """(forward, backward, moved rows) of a lineage table: which to-footprint
     continues each from-footprint, which from-footprint each to-footprint
     continues, and the pairs that are neither (territory that moved)."""
-    from stpmap.data.history import _main_links
+    from stpmap.data.history import main_links
 
-    forward, backward = _main_links(t)
+    forward, backward = main_links(t)
     cont = t["from_code"].map(forward) == t["to_code"]
     core = t["to_code"].map(backward) == t["from_code"]
     return forward, backward, t[~cont & ~core].reset_index(drop=True)
@@ -471,8 +471,8 @@ def _page_size(md, pieces, size, dpi: float):
     lists = sum(len(textwrap.wrap(t, chars)) + 0.45 for t in texts) * line + 0.35 * bool(texts) + 0.3 * bool(len(pieces))
     keyed = len(_labelled(md.gdf, [])) if md.labels != "none" else 0
     panel = 0.3 + 0.16 * (len(md.legend.entries) + 2) + 0.6 + lists + (0.3 + 0.12 * keyed if keyed else 0)
-    foot = 0.16 + 0.115 * len(_figure._footnote(md, w_in))
-    height = max(_figure._fitted_height(md, 0.66 * w_in, True, foot), panel + 0.95 + foot + 0.1)
+    foot = 0.16 + 0.115 * len(_figure.footnote_lines(md, w_in))
+    height = max(_figure.page_height_for(md, 0.66 * w_in, True, foot), panel + 0.95 + foot + 0.1)
     return (w_in, round(min(13.0, height), 1))
 
 
@@ -554,7 +554,7 @@ def _letter_pieces(page, pieces, drawn, scale_box) -> list:
     if not len(pieces):
         return []
     ax = page.ax
-    placer = _labels._Placer(ax, page.renderer, page.font)
+    placer = _labels.Placer(ax, page.renderer, page.font)
     placer.block(shapely.box(*scale_box))
     pt = _metres_per_point(page)
     marked, lettered = [], []
@@ -574,7 +574,7 @@ def _letter_pieces(page, pieces, drawn, scale_box) -> list:
         lettered.append(((i, main), g))
     for m in marked:
         placer.block(m)
-    spots = _labels._place_numbers(placer, lettered)
+    spots = _labels.place_numbers(placer, lettered)
     letters = pieces["letter"].tolist()
     for key, _ in lettered:
         x, y, cx, cy = spots[key]

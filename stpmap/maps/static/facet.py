@@ -307,7 +307,7 @@ def _render(facets: Facets, size, dpi: float, inset, font: str):
     title = _wrapped(facets.title, 15, w_in - 0.4, font)
     subtitle = _wrapped(facets.subtitle, 9.5, w_in - 0.4, font) if facets.subtitle else []
     title_in = TITLE_IN + 0.26 * (len(title) - 1) + 0.17 * max(0, len(subtitle) - 1)
-    foot_lines = _figure._footnote(facets, w_in)
+    foot_lines = _figure.footnote_lines(facets, w_in)
     foot_in = 0.16 + 0.115 * len(foot_lines)
     fitted = _figure.fitted_height(size)
     if fitted:  # no taller than wide, then as tall as the maps need
@@ -421,15 +421,15 @@ def _legend_band(page, legend, top: float, height_in: float) -> None:
     import textwrap
 
     from stpmap.maps import colours as _colours
-    from stpmap.maps.static.furniture import _Swatch, _SwatchHandler
+    from stpmap.maps.static.furniture import Swatch, SwatchHandler
 
     ax = page.fig.add_axes((0.2 / page.w_in, top - height_in / page.h_in, 1 - 0.4 / page.w_in, height_in / page.h_in))
     ax.set_axis_off()
-    handles = [_Swatch(legend.swatches.get(label, [c]), label=str(label)) for label, c in legend.entries]
+    handles = [Swatch(legend.swatches.get(label, [c]), label=str(label)) for label, c in legend.entries]
     if legend.missing:
-        handles.append(_Swatch([_colours.MISSING], legend.missing))
+        handles.append(Swatch([_colours.MISSING], legend.missing))
         handles[-1].stp_hatch = "////"
-    leg = ax.legend(handles=handles, handler_map={_Swatch: _SwatchHandler()}, loc="upper left", bbox_to_anchor=(0, 1),
+    leg = ax.legend(handles=handles, handler_map={Swatch: SwatchHandler()}, loc="upper left", bbox_to_anchor=(0, 1),
                     frameon=False, title=legend.title, title_fontsize=8.5, fontsize=7.5, alignment="left",
                     ncols=_band_columns(legend, page.w_in - 0.4), handlelength=1.6, handleheight=1.1, borderaxespad=0.0,
                     columnspacing=1.6, labelspacing=0.35)
@@ -454,11 +454,11 @@ def _name_areas(pages: list, facets: Facets, fontsizes=(6.5, 5.8, 5.2)) -> None:
         return
     placed = []
     for d, md in zip(pages, facets.panels):
-        placer = _labels._Placer(d.page.ax, d.page.renderer, d.page.font)
+        placer = _labels.Placer(d.page.ax, d.page.renderer, d.page.font)
         for box in ([d.scale_box] if d.scale_box is not None else []) + ([d.london.box] if d.london else []):
             placer.block(shapely.box(*box))
         geoms, names = md.gdf.geometry.values, md.gdf["label"]
-        names_at = _labels._place_names(placer, [(i, names.iloc[i], geoms[i]) for i in range(len(md.gdf))], fontsizes)
+        names_at = _labels.place_names(placer, [(i, names.iloc[i], geoms[i]) for i in range(len(md.gdf))], fontsizes)
         if len(names_at) < len(md.gdf):
             return
         placed.append(names_at)

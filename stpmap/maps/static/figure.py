@@ -128,10 +128,10 @@ def new_page(md, size, dpi: float, font: str) -> Page:
         w_in, map_w = _auto_width(md, map_w)
     elif side and not md.national:  # on a wide page the panel keeps to ~3 in and the map takes the rest
         map_w = max(map_w, 1 - 0.06 - PANEL_IN / w_in)
-    foot_lines = _footnote(md, w_in)
+    foot_lines = footnote_lines(md, w_in)
     foot_in = 0.16 + 0.115 * len(foot_lines)
     if fitted_height(size):
-        h_in = _fitted_height(md, map_w * w_in, side, foot_in)
+        h_in = page_height_for(md, map_w * w_in, side, foot_in)
     panel, panel_in = ("right" if side else ""), 0.0
     if side and not fitted_height(size):
         panel, panel_in = _panel_place(md, w_in, h_in, map_w, foot_in)
@@ -214,7 +214,7 @@ def _auto_width(md, map_w: float) -> tuple[float, float]:
     return w_in, map_in / w_in
 
 
-def _fitted_height(md, map_width_in: float, side: bool, foot_in: float) -> float:
+def page_height_for(md, map_width_in: float, side: bool, foot_in: float) -> float:
     """A page height (inches) that fits the map's shape and the key's length."""
     map_h = map_width_in * _aspect(md)
     key_h = 0.0
@@ -274,7 +274,7 @@ def _title_size(title: str, w_in: float, renderer, font: str) -> float:
     return size
 
 
-def _footnote(md, width_in: float) -> list[str]:
+def footnote_lines(md, width_in: float) -> list[str]:
     width = max(60, int(width_in * 20.5))
     parts = [md.attribution, *md.notes]
     lines = []

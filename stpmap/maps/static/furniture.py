@@ -19,7 +19,7 @@ LONDON_CODES_PREFIX = "E12000007"  # ONS region code of London
 # ------------------------------------------------------------------ legend
 
 
-class _Swatch(Patch):
+class Swatch(Patch):
     """A legend swatch showing every tint a category's areas have."""
 
     def __init__(self, colours, label):
@@ -27,7 +27,7 @@ class _Swatch(Patch):
         self.colours = list(colours)
 
 
-class _SwatchHandler(HandlerBase):
+class SwatchHandler(HandlerBase):
     def create_artists(self, legend, orig_handle, xdescent, ydescent, width, height, fontsize, trans):
         cols = orig_handle.colours
         n = len(cols)
@@ -57,7 +57,7 @@ def _identity_handles(md, label_chars: int) -> list:
         label = textwrap.fill(str(r["name"]), label_chars)
         if "population" in gdf and r["population"] == r["population"]:
             label += f"\npopulation {number(float(r['population']))}"
-        out.append(_Swatch([r["fill"]], label=label))
+        out.append(Swatch([r["fill"]], label=label))
     return out
 
 
@@ -130,14 +130,14 @@ def _legend(page, md, key_ax) -> float:
     lg = md.legend
     label_chars = max(16, int(w_in * 72 / (7.5 * 0.55)) - 5)
     if lg.kind in ("categories", "classes"):
-        handles = [_Swatch(lg.swatches.get(l, [c]), label=textwrap.fill(str(l), label_chars)) for l, c in lg.entries]
+        handles = [Swatch(lg.swatches.get(l, [c]), label=textwrap.fill(str(l), label_chars)) for l, c in lg.entries]
     handles = handles or _identity_handles(md, label_chars)
     if lg.missing:
-        sw = _Swatch([_colours.MISSING], lg.missing)
+        sw = Swatch([_colours.MISSING], lg.missing)
         sw.stp_hatch = "////"
         handles.append(sw)
     if handles:
-        leg = key_ax.legend(handles=handles, handler_map={_Swatch: _SwatchHandler()}, loc="upper left",
+        leg = key_ax.legend(handles=handles, handler_map={Swatch: SwatchHandler()}, loc="upper left",
                             bbox_to_anchor=(0.0, 1.0), frameon=False, title=lg.title, title_fontsize=8.5, fontsize=7.5,
                             alignment="left", handlelength=1.6, handleheight=1.1, borderaxespad=0.0, labelspacing=0.35)
         for t in leg.get_texts():

@@ -51,7 +51,7 @@ def _face(font: str, fontsize: float, dpi: float):
 # -------------------------------------------------------------- placing
 
 
-class _Placer:
+class Placer:
     """Greedy label placement on one axes, in data coordinates."""
 
     def __init__(self, ax, renderer, font: str):
@@ -146,7 +146,7 @@ def _wrap_options(text: str) -> list[list[str]]:
     return opts
 
 
-def _place_names(placer, items, fontsizes=(7.0, 6.2, 5.6), margin_px=-1.0):
+def place_names(placer, items, fontsizes=(7.0, 6.2, 5.6), margin_px=-1.0):
     """Try to put each label (wrapped if need be) inside its area without
     overlapping others, ``margin_px`` from its border (-1: it may touch it,
     not cross it). Returns {index: (x, y, lines, fontsize)} placed."""
@@ -176,7 +176,7 @@ def _place_names(placer, items, fontsizes=(7.0, 6.2, 5.6), margin_px=-1.0):
     return placed
 
 
-def _place_numbers(placer, items, radius_pt=5.2):
+def place_numbers(placer, items, radius_pt=5.2):
     """Numbered markers: at the area's centre if free, else nearby with a
     leader line. Returns {index: (x, y, cx, cy)} (marker and anchor)."""
     import shapely
@@ -218,7 +218,7 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
 
     geoms = md.gdf.geometry.values
     labels = md.gdf["label"]
-    placer = _Placer(page.ax, page.renderer, page.font)
+    placer = Placer(page.ax, page.renderer, page.font)
     if scale_box is not None:
         placer.block(shapely.box(*scale_box))
     for g in avoid:
@@ -231,13 +231,13 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
         (inset_items if inset is not None and inset.members[i] else main_items).append(i)
     hexes = "short_label" in md.gdf  # a hex cartogram: names kept off the hexes' edges, sized to the hexes
     sizes = _hex_fontsizes(placer, geoms) if hexes else (7.0, 6.2, 5.6)
-    names = _place_names(placer, [(i, labels.iloc[i], geoms[i]) for i in main_items], fontsizes=sizes,
+    names = place_names(placer, [(i, labels.iloc[i], geoms[i]) for i in main_items], fontsizes=sizes,
                          margin_px=2.5 if hexes else -1.0)
     inset_names = {}
     inset_placer = None
     if inset is not None:
-        inset_placer = _Placer(inset.ax, page.renderer, page.font)
-        inset_names = _place_names(inset_placer, [(i, labels.iloc[i], geoms[i]) for i in inset_items])
+        inset_placer = Placer(inset.ax, page.renderer, page.font)
+        inset_names = place_names(inset_placer, [(i, labels.iloc[i], geoms[i]) for i in inset_items])
     rest_main = [i for i in main_items if i not in names]
     rest_inset = [i for i in inset_items if i not in inset_names]
 
@@ -248,7 +248,7 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
     keyed = []
     if hexes:  # a short form where the name does not fit, named in the key
         short = md.gdf["short_label"]
-        shorts = _place_names(placer, [(i, short.iloc[i], geoms[i]) for i in rest_main], fontsizes=(6.2, 5.6, 5.0),
+        shorts = place_names(placer, [(i, short.iloc[i], geoms[i]) for i in rest_main], fontsizes=(6.2, 5.6, 5.0),
                               margin_px=1.0)
         names.update(shorts)
         keyed = [(short.iloc[i], labels.iloc[i]) for i in sorted(shorts, key=lambda i: str(short.iloc[i]))]
@@ -257,8 +257,8 @@ def label_areas(page, md, inset, scale_box, avoid=()) -> list:
         rest_main, rest_inset = [], []
     rest_main.sort(key=reading_order)
     rest_inset.sort(key=reading_order)  # numbered after the main map's
-    main_nums = _place_numbers(placer, [(i, geoms[i]) for i in rest_main])
-    inset_nums = _place_numbers(inset_placer, [(i, geoms[i]) for i in rest_inset]) if inset_placer else {}
+    main_nums = place_numbers(placer, [(i, geoms[i]) for i in rest_main])
+    inset_nums = place_numbers(inset_placer, [(i, geoms[i]) for i in rest_inset]) if inset_placer else {}
     inset_ax = inset.ax if inset is not None else None
     fills = md.gdf["fill"].tolist()
     numbered = list(keyed)
